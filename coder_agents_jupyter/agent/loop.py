@@ -1,0 +1,357 @@
+"""One chat's turn, from a claimed ``running`` chat to ``waiting`` (or paused, or error).
+
+``run_chat`` reads like its steps:
+
+1. Load the context (latest summary + what follows). If the last assistant message has tool
+   calls without results (the server died while they ran), answer them "interrupted".
+2. Repeat: compact if the last reported usage passed the threshold; stream one model call,
+   publishing deltas from memory; save the assistant message (one write); if it called tools,
+   run them concurrently, save their results (one write) and go on; otherwise end the turn,
+   which delivers the next queued message (and goes on) or leaves the chat ``waiting``.
+3. A user's stop cancels the task: the partial answer and finished tool results are saved,
+   unfinished calls get an explicit "interrupted" result and the chat is ``paused``.
+
+Nothing here is per-token work on the database: deltas go to the bus, messages to the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..db.models import Message as MessageRow
+from ..db.states import ChatStatus
+from ..errors import ProviderError
+from ..events import (
+    ErrorEvent,
+    MessageEndEvent,
+    MessageStartEvent,
+    ReasoningDeltaEvent,
+    TextDeltaEvent,
+    ToolCallEvent,
+    ToolResultEvent,
+    UsageEvent,
+)
+from ..llm.types import (
+    ImageBlock,
+    Message,
+    ModelRequest,
+    ReasoningBlock,
+    ReasoningDelta,
+    StreamDone,
+    TextBlock,
+    TextDelta,
+    ToolCallBlock,
+    ToolCallStarted,
+    ToolResultBlock,
+    Usage,
+)
+from ..settings import ModelSettings
+from ..tools.base import ToolContext, ToolResult, invoke_tool, result_budget
+from . import prompts
+from .runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+INTERRUPTED_BY_RESTART = (
+    "Interrupted: the server restarted while this tool call was running. It may or may not "
+    "have completed; check the current state before running it again."
+)
+INTERRUPTED_BY_USER = "Interrupted: the user stopped the agent before this tool call finished."
+
+StopReason = Literal["user", "shutdown"]
+
+
+def message_json(row: MessageRow) -> dict[str, Any]:
+    """A stored message as the API returns it."""
+    return {
+        "id": row.id,
+        "seq": row.seq,
+        "role": row.role,
+        "content": row.content,
+        "usage": row.usage,
+        "model": row.model,
+        "is_summary": row.is_summary,
+        "created_at": row.created_at.isoformat(),
+    }
+
+
+def _blocks(message: Message) -> list[dict[str, Any]]:
+    return [b.model_dump(exclude_none=True) for b in message.content]
+
+
+@dataclass
+class _Step:
+    """What is in flight, so a stop can save it."""
+
+    text: str = ""
+    reasoning: str = ""
+    streaming: bool = False
+    summary: bool = False
+    """A compaction summary is streaming: a stop discards it rather than saving it."""
+    calls: list[ToolCallBlock] = field(default_factory=list)
+    results: dict[str, ToolResult] = field(default_factory=dict)
+
+
+class ChatRun:
+    """Runs one claimed chat until its turn ends. ``stop_reason`` is set before cancelling."""
+
+    def __init__(self, rt: Runtime, chat_id: str) -> None:
+        self.rt = rt
+        self.chat_id = chat_id
+        self.stop_reason: StopReason | None = None
+        self.history: list[MessageRow] = []
+        self.step = _Step()
+
+    def publish(self, event: Any) -> None:
+        self.rt.bus.publish(self.chat_id, event)
+
+    async def save(self, role: str, content: list[dict[str, Any]], **fields: Any) -> MessageRow:
+        row = await self.rt.store.append(self.chat_id, role, content, **fields)
+        self.history.append(row)
+        self.publish(MessageEndEvent(message=message_json(row)))
+        return row
+
+    # ----- the turn -----
+
+    async def run(self) -> None:
+        try:
+            await self._run()
+        except asyncio.CancelledError:
+            if self.stop_reason == "user":
+                await self._save_interrupted(INTERRUPTED_BY_USER)
+                await self.rt.store.end_turn(self.chat_id, ChatStatus.PAUSED)
+                return
+            raise  # shutdown or lost lease: the chat is requeued, recovery finishes it
+        except ProviderError as exc:
+            await self._fail(exc.describe(), kind=exc.kind)
+        except Exception as exc:
+            log.exception("chat %s failed", self.chat_id)
+            await self._fail(f"internal error: {type(exc).__name__}", kind="internal")
+
+    async def _fail(self, message: str, *, kind: str) -> None:
+        error = {"kind": kind, "message": message}
+        await self._save_interrupted("Interrupted: the turn failed before this tool call ran.")
+        self.publish(ErrorEvent(error=error))
+        await self.rt.store.end_turn(self.chat_id, ChatStatus.ERROR, error=error)
+
+    async def _run(self) -> None:
+        self.history = await self.rt.store.context_messages(self.chat_id)
+        await self._answer_orphaned_calls()
+        steps = 0
+        while True:
+            steps += 1
+            if steps > self.rt.settings.limits.max_steps_per_turn:
+                raise ProviderError(
+                    f"the turn was stopped after {steps - 1} model steps (the admin's limit)",
+                    provider="coder-agents",
+                    kind="limit",
+                )
+            chat = await self.rt.store.load(self.chat_id)
+            model = self.rt.model_for(chat)
+            await self._maybe_compact(model)
+            reply = await self._model_step(model)
+            calls = reply.tool_calls()
+            if calls:
+                await self._run_tools(calls, model)
+                continue
+            next_message = await self.rt.store.finish_turn(self.chat_id)
+            if next_message is None:
+                return
+            self.history.append(next_message)
+
+    async def _answer_orphaned_calls(self) -> None:
+        last = self.history[-1] if self.history else None
+        if last is None or last.role != "assistant":
+            return
+        calls = [b for b in last.content if b.get("type") == "tool_call"]
+        if calls:
+            results = [
+                ToolResultBlock(
+                    tool_call_id=c["id"], content=INTERRUPTED_BY_RESTART, is_error=True
+                ).model_dump(exclude_none=True)
+                for c in calls
+            ]
+            await self.save("tool", results)
+
+    # ----- one model call -----
+
+    async def _request(
+        self, model: ModelSettings, extra: list[Message] | None = None, *, with_tools: bool = True
+    ) -> ModelRequest:
+        workspace_root = self.rt.root_dir
+        system = "\n\n".join(
+            filter(None, [self.rt.settings.system_prompt, prompts.runtime_block(workspace_root)])
+        )
+        messages = [await self._to_model(m) for m in self.history]
+        return ModelRequest(
+            model=model.vendor_model,
+            system=system,
+            messages=messages + (extra or []),
+            tools=[t.spec() for t in self.rt.tools] if with_tools else [],
+            max_output_tokens=model.max_output_tokens,
+            temperature=model.temperature,
+        )
+
+    async def _to_model(self, row: MessageRow) -> Message:
+        msg = Message.model_validate({"role": row.role, "content": row.content})
+        if row.is_summary:
+            return Message(role="user", content=[TextBlock(text=msg.text())])
+        for block in msg.content:
+            if isinstance(block, ImageBlock) and block.data is None:
+                found = await self.rt.image_data(block.attachment_id)
+                if found:
+                    block.media_type, block.data = found
+        return msg
+
+    async def _stream(
+        self, request: ModelRequest, provider_name: str, *, summary: bool = False
+    ) -> StreamDone:
+        provider = self.rt.provider(provider_name)
+        self.step = _Step(streaming=True, summary=summary)
+        self.publish(MessageStartEvent(role="assistant"))
+        started = time.monotonic()
+        reasoning_started: float | None = None
+        async for event in provider.stream(request):
+            if isinstance(event, TextDelta):
+                self.step.text += event.text
+                self.publish(TextDeltaEvent(text=event.text))
+            elif isinstance(event, ReasoningDelta):
+                reasoning_started = reasoning_started or time.monotonic()
+                self.step.reasoning += event.text
+                self.publish(ReasoningDeltaEvent(text=event.text))
+            elif isinstance(event, ToolCallStarted):
+                self.publish(ToolCallEvent(id=event.id, name=event.name, state="started"))
+            elif isinstance(event, StreamDone):
+                self.step.streaming = False
+                for block in event.message.content:
+                    if isinstance(block, ReasoningBlock) and reasoning_started:
+                        block.duration_ms = int((time.monotonic() - reasoning_started) * 1000)
+                log.debug("model step took %.2fs", time.monotonic() - started)
+                return event
+        raise ProviderError(
+            "the stream ended without a final message",
+            provider=provider_name,
+            kind="connection",
+            retryable=True,
+        )
+
+    async def _model_step(self, model: ModelSettings) -> Message:
+        done = await self._stream(await self._request(model), model.provider)
+        reply = done.message
+        if not reply.content:
+            reply.content = [TextBlock(text="")]
+        usage = done.usage.model_dump()
+        await self.save("assistant", _blocks(reply), usage=usage, model=model.id)
+        self.publish(
+            UsageEvent(
+                usage=usage,
+                context_tokens=done.usage.context_tokens,
+                context_window=model.context_window,
+            )
+        )
+        self.step = _Step()
+        return reply
+
+    # ----- tools -----
+
+    async def _run_tools(self, calls: list[ToolCallBlock], model: ModelSettings) -> None:
+        self.step = _Step(calls=calls)
+        ctx = ToolContext(
+            chat_id=self.chat_id,
+            owner=(await self.rt.store.load(self.chat_id)).owner,
+            get_workspace=lambda: self.rt.workspace_for(self.chat_id),
+            save_attachment=self._save_attachment,
+            result_budget=result_budget(model.context_window),
+        )
+        tools = {t.name: t for t in self.rt.tools}
+
+        async def one(call: ToolCallBlock) -> None:
+            self.publish(ToolCallEvent(id=call.id, name=call.name, input=call.input))
+            result = await invoke_tool(tools, call.name, call.input, ctx)
+            self.step.results[call.id] = result
+            self.publish(
+                ToolResultEvent(
+                    tool_call_id=call.id,
+                    content=result.content,
+                    is_error=result.is_error,
+                    display=result.display,
+                )
+            )
+
+        await asyncio.gather(*(one(c) for c in calls))
+        await self.save("tool", self._result_blocks(calls, self.step.results, ""))
+        self.step = _Step()
+
+    @staticmethod
+    def _result_blocks(
+        calls: list[ToolCallBlock], results: dict[str, ToolResult], missing: str
+    ) -> list[dict[str, Any]]:
+        out = []
+        for call in calls:
+            r = results.get(call.id) or ToolResult(content=missing, is_error=True)
+            out.append(
+                ToolResultBlock(
+                    tool_call_id=call.id, content=r.content, is_error=r.is_error, display=r.display
+                ).model_dump(exclude_none=True)
+            )
+        return out
+
+    async def _save_attachment(self, name: str, media_type: str, data: bytes) -> str:
+        owner = (await self.rt.store.load(self.chat_id)).owner
+        att = await self.rt.store.save_attachment(owner, name, media_type, data, self.chat_id)
+        return att.id
+
+    async def _save_interrupted(self, missing: str) -> None:
+        """Persist what a stopped or failed step had: partial text, finished tool results."""
+        step, self.step = self.step, _Step()
+        if step.calls:
+            await self.save("tool", self._result_blocks(step.calls, step.results, missing))
+        elif step.streaming and not step.summary and (step.text or step.reasoning):
+            content: list[dict[str, Any]] = []
+            if step.reasoning:
+                content.append({"type": "reasoning", "text": step.reasoning})
+            if step.text:
+                content.append({"type": "text", "text": step.text})
+            await self.save("assistant", content)
+
+    # ----- compaction -----
+
+    async def _maybe_compact(self, model: ModelSettings) -> None:
+        last = next((m for m in reversed(self.history) if m.role == "assistant" and m.usage), None)
+        if last is None:
+            return
+        used = Usage.model_validate(last.usage).context_tokens
+        if used < model.compaction_threshold * model.context_window:
+            return
+        # Trailing user messages the model has not answered stay verbatim after the summary.
+        cut = len(self.history)
+        while (
+            cut > 0
+            and self.history[cut - 1].role == "user"
+            and not self.history[cut - 1].is_summary
+        ):
+            cut -= 1
+        if cut == 0:
+            return
+        keep, self.history = self.history[cut:], self.history[:cut]
+        try:
+            ask = Message(role="user", content=[TextBlock(text=prompts.COMPACTION_PROMPT)])
+            request = await self._request(model, [ask], with_tools=False)
+            done = await self._stream(request, model.provider, summary=True)
+        finally:
+            self.history += keep
+        summary = prompts.SUMMARY_PREFIX + done.message.text().strip()
+        row = await self.save(
+            "user",
+            [{"type": "text", "text": summary}],
+            usage=done.usage.model_dump(),
+            model=model.id,
+            is_summary=True,
+            summary_through_seq=self.history[cut - 1].seq,
+        )
+        self.history = [row, *keep]
+        log.info("chat %s compacted at %d of %d tokens", self.chat_id, used, model.context_window)

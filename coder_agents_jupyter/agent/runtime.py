@@ -1,0 +1,104 @@
+"""Everything a running chat depends on, gathered once by the extension (or a test/bench).
+
+``Runtime`` is the seam between the agent core and its surroundings: the store, the event bus,
+the admin settings (replaceable at run time), provider clients and workspaces. The core never
+imports tornado or traitlets; anything that drives it builds a ``Runtime``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..db.models import Chat
+from ..db.store import Store
+from ..errors import ProviderError, WorkspaceError
+from ..events import EventBus
+from ..llm.base import Provider
+from ..settings import ModelSettings, Settings
+from ..tools.base import Tool
+from ..tools.workspace_tools import workspace_tools
+from ..workspaces.base import Workspace
+from ..workspaces.local import LocalWorkspace
+
+ProviderFactory = Callable[[Settings, str], Provider]
+
+
+@dataclass
+class Runtime:
+    store: Store
+    bus: EventBus
+    settings: Settings
+    provider_factory: ProviderFactory
+    root_dir: str
+    """The Jupyter server's root folder: the default workspace of every chat."""
+    tools: list[Tool] = field(default_factory=workspace_tools)
+    _providers: dict[str, Provider] = field(default_factory=dict)
+    _workspaces: dict[str, Workspace] = field(default_factory=dict)
+    _ws_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    # ----- models and providers -----
+
+    def model_for(self, chat: Chat) -> ModelSettings:
+        """The chat's model, or the default one when an admin removed it."""
+        model = self.settings.model(chat.model) or self.settings.default_model()
+        if model is None:
+            raise ProviderError(
+                "no model is available; " + "an admin must configure one",
+                provider="coder-agents",
+                kind="config",
+            )
+        return model
+
+    def provider(self, name: str) -> Provider:
+        if name not in self._providers:
+            self._providers[name] = self.provider_factory(self.settings, name)
+        return self._providers[name]
+
+    async def replace_settings(self, settings: Settings) -> None:
+        """Apply new admin settings from the next model step on."""
+        old, self._providers = self._providers, {}
+        self.settings = settings
+        for p in old.values():
+            await p.aclose()
+
+    # ----- workspaces -----
+
+    async def workspace_for(self, chat_id: str) -> Workspace:
+        """The chat's workspace, connected lazily and cached (default: the Jupyter root)."""
+        chat = await self.store.load(chat_id)
+        async with self._ws_lock:
+            if chat.workspace_id is None:
+                record = await self.store.default_workspace(chat.owner, self.root_dir)
+                await self.store.bind_workspace(chat_id, record.id)
+            else:
+                record = await self.store.get_workspace(None, chat.workspace_id)
+            ws = self._workspaces.get(record.id)
+            if ws is None:
+                if record.kind != "local":
+                    raise WorkspaceError(f"Workspace kind {record.kind!r} is not supported.")
+                ws = LocalWorkspace(record.path, env_remove=self.settings.secret_env_names())
+                self._workspaces[record.id] = ws
+            return ws
+
+    async def image_data(self, attachment_id: str) -> tuple[str, str] | None:
+        """(media_type, base64) of a stored image, for a model request."""
+        try:
+            att = await self.store.get_attachment(None, attachment_id)
+        except Exception:
+            return None
+        return att.media_type, base64.b64encode(att.data).decode("ascii")
+
+    async def aclose(self) -> None:
+        for ws in self._workspaces.values():
+            await ws.aclose()
+        for p in self._providers.values():
+            await p.aclose()
+        self._workspaces.clear()
+        self._providers.clear()
+
+    def describe(self) -> dict[str, Any]:
+        return {"root_dir": self.root_dir, "models": [m.id for m in self.settings.models]}

@@ -1,0 +1,222 @@
+"""The verbs people use (REST, notebooks): policy checks around the store, plus the worker.
+
+Handlers stay thin by calling exactly one method here. Everything a user sends is checked
+against admin policy (enabled models, image limits, ownership) before it is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from ..db.models import Attachment, Chat, QueuedMessage, Workspace
+from ..db.store import Caller, new_id, queue_item
+from ..errors import BadRequest, Conflict, TooLarge, UnsupportedType
+from ..settings import SETUP_HINT, ModelSettings
+from .loop import message_json
+from .runtime import Runtime
+from .worker import Worker
+
+IMAGE_SIGNATURES: list[tuple[bytes, str]] = [
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+]
+
+
+def sniff_image(data: bytes) -> str | None:
+    """The image type by content, never by name: PNG, JPEG, GIF or WebP."""
+    for magic, media_type in IMAGE_SIGNATURES:
+        if data.startswith(magic):
+            return media_type
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+class ChatService:
+    def __init__(self, rt: Runtime, worker: Worker, data_dir: str) -> None:
+        self.rt = rt
+        self.worker = worker
+        self.data_dir = data_dir
+
+    @property
+    def store(self):  # noqa: ANN201
+        return self.rt.store
+
+    # ----- policy -----
+
+    def pick_model(self, requested: str | None) -> ModelSettings:
+        settings = self.rt.settings
+        if requested is None:
+            model = settings.default_model()
+            if model is None:
+                raise Conflict(SETUP_HINT)
+            return model
+        model = settings.model(requested)
+        if model is None:
+            enabled = ", ".join(m.id for m in settings.available_models()) or "none"
+            raise BadRequest(f"Unknown or disabled model {requested!r}. Enabled models: {enabled}.")
+        return model
+
+    async def content(
+        self, caller: Caller, text: str, attachments: list[str], model: ModelSettings
+    ) -> list[dict[str, Any]]:
+        if not text.strip() and not attachments:
+            raise BadRequest("The message is empty.")
+        blocks: list[dict[str, Any]] = [{"type": "text", "text": text}] if text.strip() else []
+        if attachments and not model.supports_images:
+            raise BadRequest(f"The model {model.id} does not accept images.")
+        for att in await self.store.check_attachments(caller, attachments):
+            blocks.append({"type": "image", "attachment_id": att.id, "media_type": att.media_type})
+        return blocks
+
+    # ----- chats -----
+
+    async def create_chat(
+        self,
+        caller: Caller,
+        *,
+        prompt: str,
+        model: str | None,
+        workspace_id: str | None,
+        plan_mode: bool,
+        attachments: list[str],
+    ) -> Chat:
+        chosen = self.pick_model(model)
+        if workspace_id is not None:
+            await self.store.get_workspace(caller, workspace_id)
+        content = await self.content(caller, prompt, attachments, chosen)
+        return await self.store.create_chat(
+            caller, content, model=chosen.id, workspace_id=workspace_id, plan_mode=plan_mode
+        )
+
+    async def send(
+        self, caller: Caller, chat_id: str, text: str, attachments: list[str]
+    ) -> tuple[bool, dict[str, Any]]:
+        chat = await self.store.get_chat(caller, chat_id)
+        model = self.rt.settings.model(chat.model) or self.pick_model(None)
+        content = await self.content(caller, text, attachments, model)
+        queued, row = await self.store.send_message(caller, chat_id, content)
+        if isinstance(row, QueuedMessage):
+            return queued, queue_item(row)
+        return queued, message_json(row)
+
+    async def update(
+        self,
+        caller: Caller,
+        chat_id: str,
+        *,
+        title: str | None,
+        model: str | None,
+        plan_mode: bool | None,
+    ) -> Chat:
+        if model is not None:
+            self.pick_model(model)
+        if title is not None and not title.strip():
+            raise BadRequest("The title is empty.")
+        return await self.store.update_chat(
+            caller, chat_id, title=title, model=model, plan_mode=plan_mode
+        )
+
+    async def stop(self, caller: Caller, chat_id: str) -> Chat:
+        chat = await self.store.request_stop(caller, chat_id)
+        self.worker.stop_chat(chat_id)
+        return chat
+
+    async def send_now(self, caller: Caller, chat_id: str, qid: int) -> Chat:
+        chat = await self.store.send_queued_now(caller, chat_id, qid)
+        if chat.stop_requested == "send_now":
+            self.worker.stop_chat(chat_id)
+        return chat
+
+    async def archive(self, caller: Caller, chat_id: str) -> Chat:
+        chat = await self.store.archive_chat(caller, chat_id)
+        if chat.stop_requested:
+            self.worker.stop_chat(chat_id)
+        return chat
+
+    async def chat_json(self, chat: Chat, *, with_children: bool = True) -> dict[str, Any]:
+        children = await self.store.children(chat.id) if with_children else []
+        usage = await self.store.usage_totals([chat.id, *(c.id for c in children)])
+        out = _chat_fields(chat, usage.get(chat.id, {}))
+        if with_children:
+            out["children"] = [_chat_fields(c, usage.get(c.id, {})) for c in children]
+        return out
+
+    async def chats_json(self, chats: list[Chat]) -> list[dict[str, Any]]:
+        usage = await self.store.usage_totals([c.id for c in chats])
+        return [_chat_fields(c, usage.get(c.id, {})) for c in chats]
+
+    # ----- attachments and workspaces -----
+
+    async def upload(
+        self, caller: Caller, name: str, declared: str | None, data: bytes
+    ) -> Attachment:
+        limit = self.rt.settings.limits.max_upload_bytes
+        if len(data) > limit:
+            raise TooLarge(f"The file is {len(data)} bytes; the limit is {limit} bytes.")
+        media_type = sniff_image(data)
+        if media_type is None:
+            raise UnsupportedType(
+                "Only PNG, JPEG, GIF and WebP images can be uploaded; "
+                "this file's content is none of them."
+            )
+        if declared and declared not in (media_type, "application/octet-stream"):
+            raise UnsupportedType(
+                f"The file is labelled {declared} but its content is {media_type}."
+            )
+        return await self.store.save_attachment(caller.name, name or "image", media_type, data)
+
+    async def create_workspace(
+        self, caller: Caller, name: str | None, path: str | None
+    ) -> Workspace:
+        """A scratch folder under the data dir, or (admins only) any existing folder."""
+        if path is not None and not caller.is_admin:
+            raise BadRequest("Only admins may point a workspace at an existing folder.")
+        folder = await asyncio.to_thread(self._folder, caller, path)
+        return await self.store.create_workspace(caller, name or folder.name, "local", str(folder))
+
+    def _folder(self, caller: Caller, path: str | None) -> Path:
+        if path is not None:
+            folder = Path(path).expanduser()
+            if not folder.is_dir():
+                raise BadRequest(f"{path} is not a folder on the server.")
+        else:
+            folder = Path(self.data_dir) / "workspaces" / caller.name / new_id()
+            folder.mkdir(parents=True, exist_ok=True)
+        return folder.resolve()
+
+
+def _chat_fields(chat: Chat, usage: dict[str, int]) -> dict[str, Any]:
+    return {
+        "id": chat.id,
+        "title": chat.title,
+        "status": chat.status,
+        "model": chat.model,
+        "owner": chat.owner,
+        "parent_id": chat.parent_id,
+        "root_id": chat.root_id,
+        "forked_from": chat.forked_from,
+        "workspace_id": chat.workspace_id,
+        "plan_mode": chat.plan_mode,
+        "archived": chat.archived,
+        "error": chat.error,
+        "usage": usage,
+        "message_count": chat.message_count,
+        "created_at": chat.created_at.isoformat(),
+        "updated_at": chat.updated_at.isoformat(),
+    }
+
+
+def workspace_json(ws: Workspace) -> dict[str, Any]:
+    return {
+        "id": ws.id,
+        "name": ws.name,
+        "kind": ws.kind,
+        "path": ws.path,
+        "status": ws.status,
+        "created_at": ws.created_at.isoformat(),
+    }

@@ -1,0 +1,140 @@
+"""Request and response bodies of the REST API. The same models validate requests and
+generate ``openapi.json``, so the document cannot drift from the code."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..llm.types import ContentBlock
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ----- requests -----
+
+
+class CreateChat(_Body):
+    prompt: str = Field(max_length=1_000_000)
+    model: str | None = None
+    workspace_id: str | None = None
+    plan_mode: bool = False
+    attachments: list[str] = Field(default_factory=list, max_length=20)
+
+
+class UpdateChat(_Body):
+    title: str | None = Field(default=None, max_length=200)
+    model: str | None = None
+    plan_mode: bool | None = None
+
+
+class SendMessage(_Body):
+    content: str = Field(max_length=1_000_000)
+    attachments: list[str] = Field(default_factory=list, max_length=20)
+
+
+class EditQueued(_Body):
+    content: str = Field(min_length=1, max_length=1_000_000)
+
+
+class Fork(_Body):
+    message_id: int
+
+
+class CreateWorkspace(_Body):
+    name: str | None = Field(default=None, max_length=200)
+    path: str | None = None
+
+
+# ----- responses -----
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class ModelInfo(BaseModel):
+    id: str
+    provider: str
+    display_name: str
+    context_window: int
+    supports_images: bool
+    default: bool
+
+
+class ProviderInfo(BaseModel):
+    name: str
+    type: str
+    available: bool
+    reason: str | None
+
+
+class Providers(BaseModel):
+    providers: list[ProviderInfo]
+    hint: str | None
+
+
+class ChatSummary(BaseModel):
+    id: str
+    title: str
+    status: Literal[
+        "pending", "running", "waiting", "requires_action", "paused", "error", "completed"
+    ]
+    model: str
+    owner: str
+    parent_id: str | None
+    root_id: str | None
+    forked_from: str | None
+    workspace_id: str | None
+    plan_mode: bool
+    archived: bool
+    error: dict[str, Any] | None
+    usage: dict[str, int]
+    message_count: int
+    created_at: str
+    updated_at: str
+
+
+class ChatDetail(ChatSummary):
+    children: list[ChatSummary]
+
+
+class MessageOut(BaseModel):
+    id: int
+    seq: int
+    role: Literal["user", "assistant", "tool"]
+    content: list[ContentBlock]
+    usage: dict[str, int] | None
+    model: str | None
+    is_summary: bool
+    created_at: str
+
+
+class QueuedOut(BaseModel):
+    id: int
+    content: list[ContentBlock]
+    created_at: str
+
+
+class AttachmentOut(BaseModel):
+    id: str
+    name: str
+    media_type: str
+    size: int
+
+
+class WorkspaceOut(BaseModel):
+    id: str
+    name: str
+    kind: str
+    path: str
+    status: str
+    created_at: str

@@ -1,0 +1,1 @@
+"""LLM providers behind one provider-neutral interface (``base.Provider``)."""

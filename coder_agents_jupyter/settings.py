@@ -1,0 +1,276 @@
+"""Admin settings (``c.CoderAgents.*``) validated once into frozen typed objects.
+
+The core never reads traitlets: ``extension.py`` hands the raw trait values to
+``build_settings`` and everything below works with ``Settings``. A bad configuration raises
+``ConfigError`` naming the key; a provider whose credentials are missing is kept, marked
+unavailable with the reason, so the server still starts and can say what to fix.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError
+
+ProviderType = Literal[
+    "anthropic",
+    "openai",
+    "openai-compatible",
+    "azure-openai",
+    "bedrock",
+    "gemini",
+    "openrouter",
+    "vercel",
+]
+
+# Wire protocol each provider type speaks (issue 3 adds the rest of the matrix).
+PROVIDER_PROTOCOL: dict[str, str] = {
+    "anthropic": "anthropic",
+    "bedrock": "anthropic",
+    "openai": "openai-chat",
+    "openai-compatible": "openai-chat",
+    "azure-openai": "openai-chat",
+    "gemini": "openai-chat",
+    "openrouter": "openai-chat",
+    "vercel": "openai-chat",
+}
+
+DEFAULT_BASE_URLS: dict[str, str] = {
+    "gemini": "https://generativelanguage.googleapis.com/v1beta/openai/",
+    "openrouter": "https://openrouter.ai/api/v1",
+    "vercel": "https://ai-gateway.vercel.sh/v1",
+}
+
+DEFAULT_KEY_ENV: dict[str, str] = {
+    "anthropic": "ANTHROPIC_API_KEY",
+    "openai": "OPENAI_API_KEY",
+    "azure-openai": "AZURE_OPENAI_API_KEY",
+    "gemini": "GEMINI_API_KEY",
+    "openrouter": "OPENROUTER_API_KEY",
+    "vercel": "AI_GATEWAY_API_KEY",
+}
+
+SETUP_HINT = (
+    "No LLM provider is configured. Set ANTHROPIC_API_KEY or OPENAI_API_KEY in the environment "
+    "of the Jupyter server, or add providers and models to jupyter_server_config.py, e.g. "
+    'c.CoderAgents.providers = [{"name": "anthropic", "type": "anthropic", '
+    '"api_key_env": "ANTHROPIC_API_KEY"}] and c.CoderAgents.models = [{"id": '
+    '"claude-sonnet-4-5", "provider": "anthropic", "context_window": 200000, '
+    '"default": True}]. A local OpenAI-compatible server (Ollama on port 11434, vLLM on 8000) '
+    "is picked up automatically. To try the product without a key, start it with "
+    "`python3 setup_jupyter.py run --demo`."
+)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProviderSettings(_Frozen):
+    name: str
+    type: ProviderType
+    base_url: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    api_key_env: str | None = None
+    api_key_file: str | None = None
+    api_key_optional: bool = False  # local servers (Ollama, vLLM) take any key
+
+
+class ModelSettings(_Frozen):
+    id: str
+    provider: str
+    display_name: str | None = None
+    model: str | None = None  # the vendor's model id, when it differs from ``id``
+    context_window: int = Field(default=128_000, gt=0)
+    max_output_tokens: int = Field(default=8192, gt=0)
+    temperature: float | None = None
+    supports_images: bool = True
+    compaction_threshold: float = Field(default=0.7, gt=0, le=1)
+    default: bool = False
+
+    @property
+    def vendor_model(self) -> str:
+        return self.model or self.id
+
+
+class ProviderStatus(_Frozen):
+    """A provider as users see it: whether it can be called, and why not."""
+
+    name: str
+    type: str
+    available: bool
+    reason: str | None = None
+
+
+class Limits(_Frozen):
+    max_concurrent_chats: int = 8
+    max_steps_per_turn: int = 200
+    heartbeat_seconds: float = 5.0
+    stale_after_seconds: float = 30.0
+    max_upload_bytes: int = 10 * 1024 * 1024
+
+
+class Settings(_Frozen):
+    providers: tuple[ProviderSettings, ...]
+    models: tuple[ModelSettings, ...]
+    system_prompt: str
+    admin_users: frozenset[str]
+    limits: Limits
+    secrets: Mapping[str, str] = Field(default_factory=dict, repr=False)
+    """Resolved provider keys by provider name. Never serialised, logged or sent anywhere."""
+
+    def provider_status(self) -> list[ProviderStatus]:
+        out = []
+        for p in self.providers:
+            reason = None if p.name in self.secrets or p.api_key_optional else _missing_key(p)
+            out.append(
+                ProviderStatus(name=p.name, type=p.type, available=reason is None, reason=reason)
+            )
+        return out
+
+    def available_models(self) -> list[ModelSettings]:
+        ok = {s.name for s in self.provider_status() if s.available}
+        return [m for m in self.models if m.provider in ok]
+
+    def default_model(self) -> ModelSettings | None:
+        models = self.available_models()
+        return next((m for m in models if m.default), models[0] if models else None)
+
+    def model(self, model_id: str) -> ModelSettings | None:
+        return next((m for m in self.available_models() if m.id == model_id), None)
+
+    def secret_env_names(self) -> set[str]:
+        """Environment variables holding provider keys: removed from every workspace command."""
+        names = {p.api_key_env for p in self.providers if p.api_key_env}
+        return names | set(DEFAULT_KEY_ENV.values())
+
+
+def _missing_key(p: ProviderSettings) -> str:
+    if p.api_key_file:
+        return f"the key file {p.api_key_file} cannot be read"
+    env = p.api_key_env or DEFAULT_KEY_ENV.get(p.type)
+    return f"the environment variable {env} is not set" if env else "no api_key_env configured"
+
+
+def _read_key(p: ProviderSettings, environ: Mapping[str, str]) -> str | None:
+    if p.api_key_file:
+        try:
+            return Path(p.api_key_file).expanduser().read_text().strip() or None
+        except OSError:
+            return None
+    env = p.api_key_env or DEFAULT_KEY_ENV.get(p.type)
+    return (environ.get(env) or None) if env else None
+
+
+def _validate_list(key: str, items: Any, model: type[_Frozen]) -> list[Any]:
+    if not isinstance(items, list | tuple):
+        raise ConfigError(key, f"expected a list, got {type(items).__name__}")
+    out = []
+    for i, item in enumerate(items):
+        try:
+            out.append(model.model_validate(item))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise ConfigError(f"{key}[{i}].{where}", err["msg"]) from None
+    return out
+
+
+def derived_providers(environ: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Providers implied by the environment when the admin configured none."""
+    out: list[dict[str, Any]] = []
+    if environ.get("ANTHROPIC_API_KEY"):
+        out.append({"name": "anthropic", "type": "anthropic"})
+    if environ.get("OPENAI_API_KEY"):
+        out.append({"name": "openai", "type": "openai"})
+    return out
+
+
+DERIVED_MODELS: dict[str, list[dict[str, Any]]] = {
+    "anthropic": [
+        {
+            "id": "claude-sonnet-4-5",
+            "display_name": "Claude Sonnet 4.5",
+            "context_window": 200_000,
+            "max_output_tokens": 16_384,
+        },
+        {
+            "id": "claude-haiku-4-5",
+            "display_name": "Claude Haiku 4.5",
+            "context_window": 200_000,
+            "max_output_tokens": 16_384,
+        },
+    ],
+    "openai": [
+        {
+            "id": "gpt-5",
+            "display_name": "GPT-5",
+            "context_window": 400_000,
+            "max_output_tokens": 32_000,
+        },
+        {
+            "id": "gpt-5-mini",
+            "display_name": "GPT-5 mini",
+            "context_window": 400_000,
+            "max_output_tokens": 32_000,
+        },
+    ],
+}
+
+
+def build_settings(
+    *,
+    providers: list[dict[str, Any]],
+    models: list[dict[str, Any]],
+    system_prompt: str,
+    admin_users: list[str],
+    limits: dict[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Validate raw trait values. Raises ``ConfigError`` with the offending key."""
+    environ = os.environ if environ is None else environ
+    raw_providers = providers or derived_providers(environ)
+    provs = _validate_list("providers", raw_providers, ProviderSettings)
+    names = [p.name for p in provs]
+    for name in names:
+        if names.count(name) > 1:
+            raise ConfigError("providers", f"two providers are named {name!r}")
+    if not models and not providers:
+        models = [
+            {**m, "provider": p.name, "default": i == 0 and j == 0}
+            for i, p in enumerate(provs)
+            for j, m in enumerate(DERIVED_MODELS.get(p.type, []))
+        ]
+    mods = _validate_list("models", models, ModelSettings)
+    for i, m in enumerate(mods):
+        if m.provider not in names:
+            raise ConfigError(
+                f"models[{i}].provider",
+                f"names provider {m.provider!r}, which is not in c.CoderAgents.providers",
+            )
+    ids = [m.id for m in mods]
+    for mid in ids:
+        if ids.count(mid) > 1:
+            raise ConfigError("models", f"two models have the id {mid!r}")
+    defaults = [m.id for m in mods if m.default]
+    if len(defaults) > 1:
+        raise ConfigError("models", f"more than one default model: {', '.join(defaults)}")
+    try:
+        lim = Limits.model_validate(limits or {})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ConfigError(f"limits.{'.'.join(map(str, err['loc']))}", err["msg"]) from None
+    secrets = {p.name: key for p in provs if (key := _read_key(p, environ))}
+    return Settings(
+        providers=tuple(provs),
+        models=tuple(mods),
+        system_prompt=system_prompt,
+        admin_users=frozenset(admin_users),
+        limits=lim,
+        secrets=secrets,
+    )

@@ -1,0 +1,1 @@
+"""Tools the model may call, grouped as the seed groups them."""

@@ -1,0 +1,347 @@
+"""A workspace that is a folder on the Jupyter server's own machine.
+
+File operations run in worker threads so a large read or an fsync never stalls the server's
+event loop. Commands run as ``/bin/sh -c`` in their own session (so ``terminate``/``kill`` reach
+everything a command started) with stdin on /dev/null and an environment stripped of the
+control plane's credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal as signals
+import stat as stat_mod
+import subprocess
+import tempfile
+from collections.abc import Iterable, Mapping
+
+from ..errors import WorkspaceError
+from .base import DirEntry, FileStat, PartialWriteError, SignalName, Workspace
+from .processes import ProcessInfo, ProcessRecord, ProcessTable, build_env
+
+_SIGNALS: dict[str, signals.Signals] = {"terminate": signals.SIGTERM, "kill": signals.SIGKILL}
+
+# After the shell exits, a child it put in the background may still hold the output pipe open.
+# Wait this long for the pipe to close so the last output is captured, then report the exit
+# anyway (the output of such a child keeps being collected).
+OUTPUT_GRACE_S = 0.5
+
+
+def _os_error(exc: OSError, path: str, action: str) -> WorkspaceError:
+    """One phrasing of filesystem failures, naming the path and what would help."""
+    if isinstance(exc, PermissionError):
+        return WorkspaceError(f"Permission denied: cannot {action} {path}.")
+    if isinstance(exc, FileNotFoundError):
+        return WorkspaceError(f"Cannot {action} {path}: it does not exist.")
+    if isinstance(exc, IsADirectoryError):
+        return WorkspaceError(f"Cannot {action} {path}: it is a directory.")
+    if isinstance(exc, NotADirectoryError | FileExistsError):  # makedirs meets a file
+        return WorkspaceError(
+            f"Cannot {action} {path}: a component of the path is not a directory."
+        )
+    return WorkspaceError(f"Cannot {action} {path}: {exc.strerror or exc}.")
+
+
+def _current_umask() -> int:
+    # os.umask can only be read by setting it, which races with other threads; Linux shows it.
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
+
+
+class _ProcessProtocol(asyncio.SubprocessProtocol):
+    """Feeds one subprocess's merged output into its record and reports its exit.
+
+    ``process_exited`` is used instead of ``Process.wait()``: on Python 3.11 the latter only
+    returns once every pipe is closed, i.e. never while a background child holds stdout.
+    """
+
+    def __init__(self, record: ProcessRecord, loop: asyncio.AbstractEventLoop) -> None:
+        self.record = record
+        self._loop = loop
+        self.transport: asyncio.SubprocessTransport | None = None
+        self.pipe_open = True
+        self._exit_code: int | None = None
+        self._grace: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.SubprocessTransport)
+        self.transport = transport
+
+    def pipe_data_received(self, fd: int, data: bytes | str) -> None:
+        self.record.output.write(data if isinstance(data, bytes) else data.encode())
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        self.pipe_open = False
+        if self._exit_code is not None:
+            self._finish()
+
+    def process_exited(self) -> None:
+        assert self.transport is not None
+        code = self.transport.get_returncode()
+        self._exit_code = code if code is not None else -1
+        if self.pipe_open:
+            self._grace = self._loop.call_later(OUTPUT_GRACE_S, self._finish)
+        else:
+            self._finish()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        # Both the process and its pipe are gone: release the transport.
+        if self.transport is not None:
+            self.transport.close()
+
+    def _finish(self) -> None:
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
+        if self._exit_code is not None:
+            self.record.mark_exited(self._exit_code)
+
+
+class LocalWorkspace(Workspace):
+    """A folder on this machine.
+
+    ``env_remove`` names variables of the server's environment that commands must not see
+    (the provider key variables); any name looking like a secret is removed as well.
+    ``env_extra`` is added to every command's environment.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        env_remove: Iterable[str] = (),
+        env_extra: Mapping[str, str] | None = None,
+    ) -> None:
+        path = os.path.abspath(os.path.expanduser(os.fspath(root)))
+        if not os.path.isdir(path):
+            raise WorkspaceError(f"The workspace folder {path} does not exist.")
+        self._root = path
+        self._env_remove = tuple(env_remove)
+        self._env_extra = dict(env_extra or {})
+        self._table = ProcessTable()
+        self._protocols: dict[str, _ProcessProtocol] = {}
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"LocalWorkspace({self._root!r})"
+
+    @property
+    def root(self) -> str:
+        return self._root
+
+    def resolve(self, path: str) -> str:
+        if path.startswith("~"):
+            path = os.path.expanduser(path)
+        return os.path.normpath(os.path.join(self._root, path))
+
+    # ----- files -----
+
+    async def stat(self, path: str) -> FileStat | None:
+        return await asyncio.to_thread(self._stat, self.resolve(path))
+
+    @staticmethod
+    def _stat(path: str) -> FileStat | None:
+        try:
+            st = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise _os_error(exc, path, "inspect") from None
+        return FileStat(
+            path=path,
+            is_dir=stat_mod.S_ISDIR(st.st_mode),
+            is_file=stat_mod.S_ISREG(st.st_mode),
+            size=st.st_size,
+            mode=stat_mod.S_IMODE(st.st_mode),
+            mtime=st.st_mtime,
+        )
+
+    async def read_bytes(self, path: str, max_bytes: int | None = None, offset: int = 0) -> bytes:
+        return await asyncio.to_thread(self._read, self.resolve(path), max_bytes, offset)
+
+    @staticmethod
+    def _read(path: str, max_bytes: int | None, offset: int) -> bytes:
+        try:
+            with open(path, "rb") as f:
+                if offset:
+                    f.seek(offset)
+                return f.read(-1 if max_bytes is None else max_bytes)
+        except OSError as exc:
+            raise _os_error(exc, path, "read") from None
+
+    async def list_dir(self, path: str) -> list[DirEntry]:
+        return await asyncio.to_thread(self._list_dir, self.resolve(path))
+
+    @staticmethod
+    def _list_dir(path: str) -> list[DirEntry]:
+        entries = []
+        try:
+            with os.scandir(path) as it:
+                for e in it:
+                    try:
+                        is_dir = e.is_dir()
+                        size = None if is_dir else e.stat().st_size
+                    except OSError:
+                        is_dir, size = False, None
+                    entries.append(DirEntry(e.name, is_dir, e.is_symlink(), size))
+        except OSError as exc:
+            raise _os_error(exc, path, "list") from None
+        entries.sort(key=lambda e: e.name)
+        return entries
+
+    async def write_files_atomic(self, files: Mapping[str, bytes]) -> None:
+        resolved = {self.resolve(p): data for p, data in files.items()}
+        await asyncio.to_thread(self._write_atomic, resolved)
+
+    @staticmethod
+    def _write_atomic(files: Mapping[str, bytes]) -> None:
+        staged: list[tuple[str, str]] = []  # (temporary, target)
+        try:
+            for path, data in files.items():
+                target = os.path.realpath(path)  # write through symlinks, keep the link
+                if os.path.isdir(target):
+                    raise WorkspaceError(f"Cannot write {path}: it is a directory.")
+                parent = os.path.dirname(target)
+                try:
+                    os.makedirs(parent, exist_ok=True)
+                    try:
+                        mode = stat_mod.S_IMODE(os.stat(target).st_mode)
+                    except FileNotFoundError:
+                        mode = 0o666 & ~_current_umask()
+                    fd, tmp = tempfile.mkstemp(
+                        prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=parent
+                    )
+                    staged.append((tmp, target))
+                    with os.fdopen(fd, "wb") as f:
+                        f.write(data)
+                        f.flush()
+                        os.fsync(f.fileno())
+                    os.chmod(tmp, mode)  # mkstemp creates 0600
+                except OSError as exc:
+                    raise _os_error(exc, path, "write") from None
+        except BaseException:
+            for tmp, _ in staged:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+            raise
+        done: list[str] = []
+        for i, (tmp, target) in enumerate(staged):
+            try:
+                os.replace(tmp, target)
+            except OSError as exc:
+                for leftover, _ in staged[i:]:
+                    with contextlib.suppress(OSError):
+                        os.unlink(leftover)
+                written = ", ".join(done) or "none"
+                raise PartialWriteError(
+                    f"Writing {target} failed while renaming the staged files ({exc.strerror}); "
+                    f"files already replaced: {written}. Check them before retrying."
+                ) from None
+            done.append(target)
+
+    async def remove(self, path: str) -> None:
+        await asyncio.to_thread(self._remove, self.resolve(path))
+
+    @staticmethod
+    def _remove(path: str) -> None:
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                os.rmdir(path)
+            else:
+                os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise _os_error(exc, path, "remove") from None
+
+    # ----- processes -----
+
+    async def start_process(
+        self,
+        command: str,
+        *,
+        workdir: str | None = None,
+        env: Mapping[str, str] | None = None,
+        background: bool = False,
+    ) -> str:
+        if self._closed:
+            raise WorkspaceError("This workspace connection is closed.")
+        cwd = self.resolve(workdir) if workdir else self._root
+        st = await self.stat(cwd)
+        if st is None or not st.is_dir:
+            raise WorkspaceError(f"The working directory {cwd} does not exist.")
+        full_env = build_env(
+            os.environ, remove=self._env_remove, extra=self._env_extra, overrides=env
+        )
+        record = self._table.create(command, cwd, background)
+        loop = asyncio.get_running_loop()
+        try:
+            transport, protocol = await loop.subprocess_exec(
+                lambda: _ProcessProtocol(record, loop),
+                "/bin/sh",
+                "-c",
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                cwd=cwd,
+                env=full_env,
+                start_new_session=True,  # own process group: signals reach its children
+            )
+        except OSError as exc:
+            self._table.discard(record)
+            raise WorkspaceError(f"Could not start the command: {exc.strerror or exc}.") from None
+        record.pid = transport.get_pid()
+        self._protocols[record.id] = protocol
+        return record.id
+
+    async def wait(self, process_id: str, timeout: float = 0) -> ProcessInfo:
+        return await self._table.wait(process_id, timeout)
+
+    async def list_processes(self) -> list[ProcessInfo]:
+        return self._table.list()
+
+    async def signal(self, process_id: str, signal: SignalName) -> ProcessInfo:
+        signum = _SIGNALS.get(signal)
+        if signum is None:
+            raise WorkspaceError(f'Unknown signal {signal!r}; use "terminate" or "kill".')
+        record = self._table.get(process_id)
+        self._kill_group(record, signum)
+        return record.info()
+
+    def _kill_group(self, record: ProcessRecord, signum: int) -> None:
+        protocol = self._protocols.get(record.id)
+        # Once the shell has exited and its pipe closed, nothing of the group can remain; the
+        # group id may even be reused, so don't signal it then.
+        alive = record.running or (protocol is not None and protocol.pipe_open)
+        if record.pid is None or not alive:
+            return
+        try:
+            os.killpg(record.pid, signum)
+        except ProcessLookupError:
+            pass
+        except PermissionError as exc:
+            raise WorkspaceError(
+                f"Not allowed to signal process {record.id} (pid {record.pid}): {exc.strerror}."
+            ) from None
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        records = self._table.records()
+        for record in records:
+            with contextlib.suppress(WorkspaceError):
+                self._kill_group(record, signals.SIGKILL)
+        # Let the exits be reported before the transports go, so no callback outlives them.
+        await asyncio.gather(*(r.wait(2.0) for r in records if r.running))
+        for protocol in self._protocols.values():
+            if protocol.transport is not None:
+                protocol.transport.close()

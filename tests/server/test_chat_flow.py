@@ -1,0 +1,220 @@
+"""Whole chats through the REST API of a real Jupyter server, on both wire protocols."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from coder_agents_jupyter.testing import reply, text, tool_call
+
+PYTEST = f"{sys.executable} -m pytest -q -p no:cacheprovider"
+BUGGY = "def add(a, b):\n    return a - b\n"
+TEST = "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
+
+
+async def test_scripted_bugfix_chat(api, fake_llm, jp_root_dir: Path) -> None:
+    # Given a script that writes code, runs its tests, fixes the failure and reports
+    fake_llm.script(
+        "bugfix",
+        [
+            reply(
+                text("I'll write the module and its test."),
+                tool_call("write_file", {"path": "calc.py", "content": BUGGY}),
+                tool_call("write_file", {"path": "test_calc.py", "content": TEST}),
+            ),
+            reply(tool_call("execute", {"command": PYTEST})),
+            reply(
+                text("The test fails: add subtracts."),
+                tool_call(
+                    "edit_files",
+                    {"edits": [{"path": "calc.py", "old_text": "a - b", "new_text": "a + b"}]},
+                ),
+            ),
+            reply(tool_call("execute", {"command": PYTEST})),
+            reply(text("Fixed add(); the test passes now.")),
+        ],
+    )
+    # When a user starts the chat
+    chat = await api.chat("Write add() with a test and make it pass #bugfix")
+    assert chat["status"] == "pending"
+    done = await api.wait(chat["id"])
+    # Then it ends waiting with the final answer, and the workspace holds the fix
+    assert done["status"] == "waiting", done["error"]
+    assert (jp_root_dir / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"
+    messages = await api.messages(chat["id"])
+    roles = [m["role"] for m in messages]
+    # user, then 4 x (assistant with tool calls, tool results), then the final answer
+    assert roles == ["user"] + ["assistant", "tool"] * 4 + ["assistant"], roles
+    assert messages[-1]["content"] == [
+        {"type": "text", "text": "Fixed add(); the test passes now."}
+    ]
+    first_run, second_run = messages[4]["content"][0], messages[8]["content"][0]
+    assert first_run["is_error"] is False and "1 failed" in first_run["content"]
+    assert "1 passed" in second_run["content"]
+    edit = messages[6]["content"][0]
+    assert "-    return a - b" in edit["content"] and "+    return a + b" in edit["content"]
+    for m in messages:
+        if m["role"] == "assistant":
+            assert m["usage"]["input_tokens"] > 0 and m["usage"]["output_tokens"] > 0
+    assert done["usage"]["output_tokens"] == sum(
+        m["usage"]["output_tokens"] for m in messages if m["usage"]
+    )
+    # And the model saw every tool result of the previous step
+    last_request = fake_llm.requests_for("bugfix")[-1].body
+    assert "1 passed" in json.dumps(last_request)
+
+
+async def test_follow_up_is_queued_and_delivered_in_order(api, fake_llm) -> None:
+    fake_llm.script(
+        "queue",
+        [
+            reply(tool_call("execute", {"command": "sleep 1.5; echo slept"})),
+            reply(text("first done")),
+            reply(text("second done")),
+        ],
+    )
+    chat = await api.chat("Run the slow thing #queue")
+    await api.wait_for_tool_call(chat["id"])
+    status, body = await api.call(
+        "POST", f"chats/{chat['id']}/messages", {"content": "and then this"}
+    )
+    assert status == 202 and body["queued"] is True
+    assert [q["content"][0]["text"] for q in await api.ok("GET", f"chats/{chat['id']}/queue")] == [
+        "and then this"
+    ]
+    done = await api.wait(chat["id"])
+    assert done["status"] == "waiting"
+    texts = [
+        (m["role"], b.get("text"))
+        for m in await api.messages(chat["id"])
+        for b in m["content"]
+        if b["type"] == "text"
+    ]
+    assert texts == [
+        ("user", "Run the slow thing #queue"),
+        ("assistant", "first done"),
+        ("user", "and then this"),
+        ("assistant", "second done"),
+    ]
+    assert await api.ok("GET", f"chats/{chat['id']}/queue") == []
+
+
+async def test_stop_mid_command_keeps_partial_answer(api, fake_llm) -> None:
+    fake_llm.script(
+        "stop",
+        [
+            reply(
+                text("Starting the long job now."),
+                tool_call("execute", {"command": "sleep 60", "timeout_seconds": 120}),
+            ),
+        ],
+    )
+    chat = await api.chat("Run the long job #stop")
+    await api.wait_for_tool_call(chat["id"])
+    await asyncio.sleep(0.3)  # the command is running
+    status, _ = await api.call("POST", f"chats/{chat['id']}/stop")
+    assert status == 202
+    done = await api.wait(chat["id"], timeout=10)
+    assert done["status"] == "paused"
+    messages = await api.messages(chat["id"])
+    assert [m["role"] for m in messages] == ["user", "assistant", "tool"]
+    assert messages[1]["content"][0] == {"type": "text", "text": "Starting the long job now."}
+    result = messages[2]["content"][0]
+    assert result["is_error"] is True and "stopped" in result["content"]
+    # A stopped chat can be stopped no more, and resumes with a new message
+    status, body = await api.call("POST", f"chats/{chat['id']}/stop")
+    assert status == 409 and body["error"]["code"] == "conflict"
+
+
+async def test_stop_mid_stream_saves_partial_text(api, fake_llm) -> None:
+    words = [f"word{i} " for i in range(200)]
+    fake_llm.script("stream", [reply(*(text(w) for w in words), delay=0.02)])
+    chat = await api.chat("Say many words #stream")
+    await api.wait(chat["id"], {"running"})
+    await asyncio.sleep(0.5)
+    await api.ok("POST", f"chats/{chat['id']}/stop")
+    done = await api.wait(chat["id"], timeout=10)
+    assert done["status"] == "paused"
+    messages = await api.messages(chat["id"])
+    assert [m["role"] for m in messages] == ["user", "assistant"]
+    partial = messages[1]["content"][-1]["text"]
+    assert partial.startswith("word0 word1") and len(partial) < len("".join(words))
+
+
+async def test_compaction_replaces_history_with_summary(api, fake_llm) -> None:
+    from coder_agents_jupyter.llm.types import Usage
+
+    fake_llm.summary_text = "SUMMARY: echoed one and two."
+    fake_llm.script(
+        "long",
+        [
+            reply(
+                tool_call("execute", {"command": "echo one"}),
+                usage=Usage(input_tokens=2000, output_tokens=10),
+            ),
+            reply(
+                tool_call("execute", {"command": "echo two"}),
+                usage=Usage(input_tokens=8000, output_tokens=10),
+            ),
+            reply(text("All done."), usage=Usage(input_tokens=500, output_tokens=5)),
+        ],
+    )
+    chat = await api.chat("Echo things #long", model="tiny-model")
+    done = await api.wait(chat["id"])
+    assert done["status"] == "waiting", done["error"]
+    requests = [r.body for r in fake_llm.requests if r.script == "long"]
+    summary_requests = [r for r in requests if "<<compact-conversation>>" in json.dumps(r)]
+    assert len(summary_requests) == 1
+    after = json.dumps(requests[-1])
+    assert "SUMMARY: echoed one and two." in after
+    assert "echo one" not in after and "echo two" not in after
+    # People still see everything, with the summary flagged
+    messages = await api.messages(chat["id"])
+    assert [m["is_summary"] for m in messages].count(True) == 1
+    assert any("echo one" in json.dumps(m) for m in messages)
+    assert messages[-1]["content"][0]["text"] == "All done."
+
+
+async def test_retry_after_provider_error(api, fake_llm) -> None:
+    fake_llm.script(
+        "flaky",
+        [
+            reply(
+                error=(
+                    400,
+                    {
+                        "type": "error",
+                        "error": {
+                            "type": "invalid_request_error",
+                            "message": "prompt is malformed",
+                        },
+                    },
+                )
+            ),
+            reply(text("Recovered.")),
+        ],
+    )
+    chat = await api.chat("Try #flaky")
+    failed = await api.wait(chat["id"])
+    assert failed["status"] == "error"
+    assert "fake" in failed["error"]["message"]
+    await api.ok("POST", f"chats/{chat['id']}/retry")
+    done = await api.wait(chat["id"])
+    assert done["status"] == "waiting"
+    assert [m["role"] for m in await api.messages(chat["id"])] == ["user", "assistant"]
+
+
+async def test_fork_copies_history_up_to_a_message(api, fake_llm) -> None:
+    fake_llm.script("fork", [reply(text("one")), reply(text("two"))])
+    chat = await api.chat("Start #fork")
+    await api.wait(chat["id"])
+    await api.ok("POST", f"chats/{chat['id']}/messages", {"content": "again"})
+    await api.wait(chat["id"])
+    messages = await api.messages(chat["id"])
+    assert len(messages) == 4
+    fork = await api.ok("POST", f"chats/{chat['id']}/fork", {"message_id": messages[1]["id"]})
+    assert fork["status"] == "waiting" and fork["forked_from"] == chat["id"]
+    copied = await api.messages(fork["id"])
+    assert [m["content"] for m in copied] == [m["content"] for m in messages[:2]]
