@@ -347,7 +347,16 @@ class _StreamState:
         content: list[Any] = []
         if self.reasoning or self.reasoning_details:
             details = [self.reasoning_details[i] for i in sorted(self.reasoning_details)]
-            signature = next((d["signature"] for d in details if d.get("signature")), None)
+            # Only an Anthropic-format signature may later go to Anthropic directly; others stay
+            # opaque in provider_data (a foreign signature there is a 400).
+            signature = next(
+                (
+                    d["signature"]
+                    for d in details
+                    if d.get("signature") and str(d.get("format", "")).startswith("anthropic")
+                ),
+                None,
+            )
             text = "".join(self.reasoning) or "".join(d.get("text", "") for d in details)
             content.append(
                 ReasoningBlock(

@@ -284,9 +284,7 @@ class FakeLLM:
             self._requests.clear()
             self.summary_text = DEFAULT_SUMMARY_TEXT
 
-    def _choose(
-        self, protocol: Protocol, path: str, headers: dict[str, str], body: dict[str, Any]
-    ) -> Reply | RawReply:
+    def _choose(self, path: str, headers: dict[str, str], body: dict[str, Any]) -> Reply | RawReply:
         """Record the request and decide its answer (callables are called outside the lock)."""
         entry: ReplyEntry | None
         with self._lock:
@@ -404,16 +402,26 @@ class FakeLLM:
         try:
             body = json.loads(request.body or b"{}")
         except ValueError:
-            await _send_json(writer, 400, _error_body(protocol, 400, "request body is not JSON"))
+            body = None
+        if not isinstance(body, dict):
+            await _send_json(
+                writer, 400, _error_body(protocol, 400, "request body is not a JSON object")
+            )
             return
         if self.api_key is not None and _presented_key(request.headers) != self.api_key:
             with self._lock:
                 self._requests.append(RecordedRequest(path, request.headers, body, None, None))
             await _send_json(writer, 401, _error_body(protocol, 401, "invalid API key"))
             return
-        answer = await asyncio.get_running_loop().run_in_executor(
-            None, self._choose, protocol, path, request.headers, body
-        )
+        try:
+            answer = await asyncio.get_running_loop().run_in_executor(
+                None, self._choose, path, request.headers, body
+            )
+        except Exception as exc:  # noqa: BLE001 - a broken reply function must not hang a test
+            message = f"fake LLM: the scripted reply function failed: {exc!r}"
+            error = _error_body(protocol, 500, message)
+            await _send_json(writer, 500, error, {"x-should-retry": "false"})
+            return
         if isinstance(answer, RawReply):
             await _send_raw(writer, protocol, answer)
         elif answer.error is not None:

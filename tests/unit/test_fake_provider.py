@@ -366,6 +366,25 @@ async def test_errors_before_and_inside_the_stream(fake_llm: FakeLLM) -> None:  
     )
 
 
+@pytest.mark.asyncio
+async def test_a_failing_reply_function_is_reported_not_hung(
+    fake_llm: FakeLLM,  # noqa: F811
+) -> None:
+    def broken(request: dict[str, Any]) -> Any:
+        raise KeyError("oops")
+
+    fake_llm.script("default", [broken])
+    provider = AnthropicProvider("fake", KEY, base_url=fake_llm.base_url, max_retries=2)
+    try:
+        with pytest.raises(ProviderError) as info:
+            await call(provider, [user("x")])
+    finally:
+        await provider.aclose()
+    assert (info.value.kind, info.value.retryable) == ("server", False)
+    assert "scripted reply function failed: KeyError('oops')" in info.value.message
+    assert len(fake_llm.requests) == 1  # x-should-retry: false stopped the SDK's retries
+
+
 def test_api_key_is_checked_when_configured(fake_llm: FakeLLM) -> None:  # noqa: F811
     fake_llm.api_key = "right"
     try:
