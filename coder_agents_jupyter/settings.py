@@ -144,9 +144,13 @@ class Settings(_Frozen):
     def model(self, model_id: str) -> ModelSettings | None:
         return next((m for m in self.available_models() if m.id == model_id), None)
 
-    def secret_env_names(self) -> set[str]:
-        """Environment variables holding provider keys: removed from every workspace command."""
+    def secret_env_names(self, environ: Mapping[str, str] | None = None) -> set[str]:
+        """Environment variables holding provider keys - by name, and any variable whose value
+        is a configured key - removed from every workspace command."""
+        environ = os.environ if environ is None else environ
         names = {p.api_key_env for p in self.providers if p.api_key_env}
+        values = set(self.secrets.values())
+        names |= {name for name, value in environ.items() if value in values}
         return names | set(DEFAULT_KEY_ENV.values())
 
 

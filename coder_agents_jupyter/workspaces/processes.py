@@ -39,8 +39,10 @@ NON_INTERACTIVE_ENV: Mapping[str, str] = {
 # must never leak into a workspace, even ones nobody thought of listing.
 SECRET_ENV_PATTERNS: tuple[str, ...] = (
     "*_API_KEY",
+    "*_KEY",
     "*_TOKEN",
     "*_SECRET*",
+    "*_PASSWORD",
     "AWS_SECRET_ACCESS_KEY",
 )
 

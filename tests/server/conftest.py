@@ -49,13 +49,21 @@ def protocol(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def jp_server_config(fake_llm, protocol, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+def db_url(request: pytest.FixtureRequest, tmp_path) -> str:  # type: ignore[no-untyped-def]
+    """SQLite by default; PostgreSQL for tests marked ``postgres``."""
+    if request.node.get_closest_marker("postgres"):
+        return str(request.getfixturevalue("postgres_url"))
+    return f"sqlite:///{tmp_path / 'chats.db'}"
+
+
+@pytest.fixture
+def jp_server_config(fake_llm, protocol, db_url, monkeypatch):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("FAKE_ANTHROPIC_KEY", "sk-ant-test-secret-1234")
     monkeypatch.setenv("FAKE_OPENAI_KEY", "sk-openai-test-secret-5678")
     return {
         "ServerApp": {"jpserver_extensions": {"coder_agents_jupyter": True}},
         "CoderAgents": {
-            "db_url": f"sqlite:///{tmp_path / 'chats.db'}",
+            "db_url": db_url,
             **provider_config(fake_llm.base_url, protocol),
         },
     }

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 from coder_agents_jupyter.testing import reply, text, tool_call
 
 PYTEST = f"{sys.executable} -m pytest -q -p no:cacheprovider"
@@ -15,6 +17,16 @@ TEST = "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
 
 
 async def test_scripted_bugfix_chat(api, fake_llm, jp_root_dir: Path) -> None:
+    await bugfix_chat(api, fake_llm, jp_root_dir)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("protocol", ["openai-chat"], indirect=True)
+async def test_scripted_bugfix_chat_on_postgres(api, fake_llm, jp_root_dir: Path) -> None:
+    await bugfix_chat(api, fake_llm, jp_root_dir)
+
+
+async def bugfix_chat(api, fake_llm, jp_root_dir: Path) -> None:  # type: ignore[no-untyped-def]
     # Given a script that writes code, runs its tests, fixes the failure and reports
     fake_llm.script(
         "bugfix",
@@ -218,3 +230,21 @@ async def test_fork_copies_history_up_to_a_message(api, fake_llm) -> None:
     assert fork["status"] == "waiting" and fork["forked_from"] == chat["id"]
     copied = await api.messages(fork["id"])
     assert [m["content"] for m in copied] == [m["content"] for m in messages[:2]]
+
+
+async def test_provider_keys_never_reach_the_workspace(api, fake_llm, monkeypatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-env-secret-0043")
+    fake_llm.script("env", [reply(tool_call("execute", {"command": "env"})), reply(text("ok"))])
+    chat = await api.chat("Show the environment #env")
+    await api.wait(chat["id"])
+    messages = await api.messages(chat["id"])
+    listing = messages[2]["content"][0]["content"]
+    assert "PATH=" in listing
+    everything = listing + json.dumps(messages) + json.dumps(await api.ok("GET", "chats"))
+    for secret in (
+        "sk-ant-test-secret-1234",
+        "sk-openai-test-secret-5678",
+        "sk-ant-env-secret-0043",
+    ):
+        assert secret not in everything
+    assert "FAKE_ANTHROPIC_KEY" not in listing and "ANTHROPIC_API_KEY" not in listing

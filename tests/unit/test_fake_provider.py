@@ -41,7 +41,6 @@ from coder_agents_jupyter.testing import (
     thinking,
     tool_call,
 )
-from coder_agents_jupyter.testing.pytest_plugin import fake_llm, fake_llm_server  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[2]
 KEY = "sk-fake-key"
@@ -75,7 +74,7 @@ def test_summary_marker_is_the_compaction_marker() -> None:
 
 
 def test_anthropic_wire_through_the_sync_sdk_and_its_stream_helper(
-    fake_llm: FakeLLM,  # noqa: F811
+    fake_llm: FakeLLM,
 ) -> None:
     fake_llm.script(
         "default",
@@ -115,7 +114,7 @@ def test_anthropic_wire_through_the_sync_sdk_and_its_stream_helper(
 
 
 def test_openai_wire_through_the_sync_sdk_and_its_stream_helper(
-    fake_llm: FakeLLM,  # noqa: F811
+    fake_llm: FakeLLM,
 ) -> None:
     fake_llm.script(
         "default",
@@ -139,7 +138,7 @@ def test_openai_wire_through_the_sync_sdk_and_its_stream_helper(
     client.close()
 
 
-def test_raw_sse_framing(fake_llm: FakeLLM) -> None:  # noqa: F811
+def test_raw_sse_framing(fake_llm: FakeLLM) -> None:
     fake_llm.script("default", [repeat(reply(text("hi")))])
     body = {
         "model": "m",
@@ -160,7 +159,7 @@ def test_raw_sse_framing(fake_llm: FakeLLM) -> None:  # noqa: F811
         assert "event:" not in response.text
 
 
-def test_non_streaming_answers(fake_llm: FakeLLM) -> None:  # noqa: F811
+def test_non_streaming_answers(fake_llm: FakeLLM) -> None:
     fake_llm.script("default", [repeat(reply(text("whole answer"), tool_call("f", {})))])
     claude = anthropic.Anthropic(api_key=KEY, base_url=fake_llm.base_url, max_retries=0)
     message = claude.messages.create(
@@ -178,7 +177,7 @@ def test_non_streaming_answers(fake_llm: FakeLLM) -> None:  # noqa: F811
     gpt.close()
 
 
-def test_models_listing_for_both_sdks(fake_llm: FakeLLM) -> None:  # noqa: F811
+def test_models_listing_for_both_sdks(fake_llm: FakeLLM) -> None:
     fake_llm.script("alpha", [])
     fake_llm.script("beta", [])
     gpt = openai.OpenAI(api_key=KEY, base_url=fake_llm.openai_base_url)
@@ -196,7 +195,7 @@ def test_models_listing_for_both_sdks(fake_llm: FakeLLM) -> None:  # noqa: F811
 @pytest.mark.asyncio
 @pytest.mark.parametrize("family", ["anthropic", "chat"])
 async def test_scripts_are_picked_by_tag_and_advance_per_conversation(
-    fake_llm: FakeLLM,  # noqa: F811
+    fake_llm: FakeLLM,
     family: str,
 ) -> None:
     fake_llm.script("bugfix", [reply(text("fix 1")), reply(text("fix 2"))])
@@ -219,7 +218,7 @@ async def test_scripts_are_picked_by_tag_and_advance_per_conversation(
 
 
 @pytest.mark.asyncio
-async def test_concurrent_chats_each_follow_their_script(fake_llm: FakeLLM) -> None:  # noqa: F811
+async def test_concurrent_chats_each_follow_their_script(fake_llm: FakeLLM) -> None:
     fake_llm.script("step", [reply(text(f"step {i}"), delay=0.01) for i in range(3)])
     provider = make_provider(fake_llm, "anthropic")
 
@@ -240,7 +239,7 @@ async def test_concurrent_chats_each_follow_their_script(fake_llm: FakeLLM) -> N
     assert len(fake_llm.requests_for("step")) == 18
 
 
-def test_threads_hitting_the_server_at_once(fake_llm: FakeLLM) -> None:  # noqa: F811
+def test_threads_hitting_the_server_at_once(fake_llm: FakeLLM) -> None:
     fake_llm.script("t", [reply(text("one")), reply(text("two"))])
     failures: list[BaseException] = []
 
@@ -266,7 +265,7 @@ def test_threads_hitting_the_server_at_once(fake_llm: FakeLLM) -> None:  # noqa:
 
 
 @pytest.mark.asyncio
-async def test_callable_and_repeating_entries(fake_llm: FakeLLM) -> None:  # noqa: F811
+async def test_callable_and_repeating_entries(fake_llm: FakeLLM) -> None:
     seen: list[dict[str, Any]] = []
 
     def echo(request: dict[str, Any]) -> Any:
@@ -289,7 +288,7 @@ async def test_callable_and_repeating_entries(fake_llm: FakeLLM) -> None:  # noq
 @pytest.mark.asyncio
 @pytest.mark.parametrize("family", ["anthropic", "chat"])
 async def test_summary_requests_do_not_move_the_cursor_and_compacted_chats_continue(
-    fake_llm: FakeLLM,  # noqa: F811
+    fake_llm: FakeLLM,
     family: str,
 ) -> None:
     fake_llm.script("long", [reply(text("answer 1")), reply(text("answer 2"))])
@@ -311,7 +310,7 @@ async def test_summary_requests_do_not_move_the_cursor_and_compacted_chats_conti
 
 
 @pytest.mark.asyncio
-async def test_usage_override_and_estimate(fake_llm: FakeLLM) -> None:  # noqa: F811
+async def test_usage_override_and_estimate(fake_llm: FakeLLM) -> None:
     usage = Usage(input_tokens=10, output_tokens=5, cache_read_tokens=100, cache_write_tokens=7)
     fake_llm.script("default", [reply(text("x"), usage=usage), reply(text("y" * 400))])
     provider = make_provider(fake_llm, "anthropic")
@@ -327,7 +326,7 @@ async def test_usage_override_and_estimate(fake_llm: FakeLLM) -> None:  # noqa: 
 
 
 @pytest.mark.asyncio
-async def test_delay_streams_chunk_by_chunk(fake_llm: FakeLLM) -> None:  # noqa: F811
+async def test_delay_streams_chunk_by_chunk(fake_llm: FakeLLM) -> None:
     fake_llm.script("default", [reply(text("alpha beta gamma delta epsilon zeta eta"), delay=0.1)])
     provider = make_provider(fake_llm, "chat")
     arrivals: list[float] = []
@@ -342,7 +341,7 @@ async def test_delay_streams_chunk_by_chunk(fake_llm: FakeLLM) -> None:  # noqa:
 
 
 @pytest.mark.asyncio
-async def test_errors_before_and_inside_the_stream(fake_llm: FakeLLM) -> None:  # noqa: F811
+async def test_errors_before_and_inside_the_stream(fake_llm: FakeLLM) -> None:
     fake_llm.script(
         "default",
         [
@@ -368,7 +367,7 @@ async def test_errors_before_and_inside_the_stream(fake_llm: FakeLLM) -> None:  
 
 @pytest.mark.asyncio
 async def test_a_failing_reply_function_is_reported_not_hung(
-    fake_llm: FakeLLM,  # noqa: F811
+    fake_llm: FakeLLM,
 ) -> None:
     def broken(request: dict[str, Any]) -> Any:
         raise KeyError("oops")
@@ -385,7 +384,7 @@ async def test_a_failing_reply_function_is_reported_not_hung(
     assert len(fake_llm.requests) == 1  # x-should-retry: false stopped the SDK's retries
 
 
-def test_api_key_is_checked_when_configured(fake_llm: FakeLLM) -> None:  # noqa: F811
+def test_api_key_is_checked_when_configured(fake_llm: FakeLLM) -> None:
     fake_llm.api_key = "right"
     try:
         client = openai.OpenAI(api_key="wrong", base_url=fake_llm.openai_base_url, max_retries=0)
@@ -397,7 +396,7 @@ def test_api_key_is_checked_when_configured(fake_llm: FakeLLM) -> None:  # noqa:
     assert fake_llm.requests[-1].headers["authorization"] == "Bearer wrong"
 
 
-def test_reset_forgets_everything(fake_llm: FakeLLM) -> None:  # noqa: F811
+def test_reset_forgets_everything(fake_llm: FakeLLM) -> None:
     fake_llm.script("x", [reply(text("a"))])
     fake_llm.summary_text = "changed"
     client = openai.OpenAI(api_key=KEY, base_url=fake_llm.openai_base_url, max_retries=0)
@@ -436,7 +435,7 @@ def test_restart_on_the_same_port_keeps_cursors() -> None:
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("family", ["anthropic", "chat"])
-async def test_demo_script_runs_a_whole_turn(fake_llm: FakeLLM, family: str) -> None:  # noqa: F811
+async def test_demo_script_runs_a_whole_turn(fake_llm: FakeLLM, family: str) -> None:
     fake_llm.script("default", [DEMO_SCRIPT])  # a list works too: the entry repeats
     provider = make_provider(fake_llm, family)
     try:

@@ -29,7 +29,6 @@ from coder_agents_jupyter.llm.types import (
     ToolSpec,
 )
 from coder_agents_jupyter.testing import FakeLLM, reply, text, thinking, tool_call
-from coder_agents_jupyter.testing.pytest_plugin import fake_llm, fake_llm_server  # noqa: F401
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "llm"
 ANTHROPIC = FIXTURES / "anthropic"
@@ -37,7 +36,7 @@ KEY = "sk-ant-test-key-0123456789abcdef"
 
 
 @pytest_asyncio.fixture
-async def provider(fake_llm: FakeLLM) -> AsyncIterator[AnthropicProvider]:  # noqa: F811
+async def provider(fake_llm: FakeLLM) -> AsyncIterator[AnthropicProvider]:
     p = AnthropicProvider("anthropic", KEY, base_url=fake_llm.base_url, max_retries=0)
     try:
         yield p
@@ -144,7 +143,7 @@ def test_every_anthropic_fixture_has_expectations() -> None:
 @pytest.mark.parametrize("chunk_size", [None, 7], ids=["per-event", "7-byte-chunks"])
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 async def test_replay_fixture(
-    fake_llm: FakeLLM,  # noqa: F811
+    fake_llm: FakeLLM,
     provider: AnthropicProvider,
     name: str,
     chunk_size: int | None,
@@ -201,7 +200,7 @@ async def test_replay_fixture(
 
 @pytest.mark.asyncio
 async def test_tool_use_keeps_caller_for_the_echo(
-    fake_llm: FakeLLM,  # noqa: F811
+    fake_llm: FakeLLM,
     provider: AnthropicProvider,
 ) -> None:
     fake_llm.replay(ANTHROPIC / "messages-stream-tool-use.txt")
@@ -230,7 +229,7 @@ def _normalise(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @pytest.mark.asyncio
 async def test_roundtrip_matches_recorded_tool_result_request(
-    fake_llm: FakeLLM,  # noqa: F811
+    fake_llm: FakeLLM,
 ) -> None:
     recorded = json.loads((ANTHROPIC / "request-tool-result-roundtrip.json").read_text())
     tool = recorded["tools"][0]
@@ -278,7 +277,7 @@ def recorded_result(recorded: dict[str, Any]) -> str:
 
 @pytest.mark.asyncio
 async def test_roundtrip_matches_recorded_thinking_request(
-    fake_llm: FakeLLM,  # noqa: F811
+    fake_llm: FakeLLM,
 ) -> None:
     recorded = json.loads((ANTHROPIC / "request-thinking-tool-result-roundtrip.json").read_text())
     thinking_block, text_block, tool_use = recorded["messages"][1]["content"]
@@ -333,7 +332,7 @@ async def test_roundtrip_matches_recorded_thinking_request(
 
 @pytest.mark.asyncio
 async def test_scripted_tool_loop_echoes_thinking_and_tool_use(
-    fake_llm: FakeLLM,  # noqa: F811
+    fake_llm: FakeLLM,
     provider: AnthropicProvider,
 ) -> None:
     fake_llm.script(
@@ -481,7 +480,7 @@ def test_thinking_config(effort: str | None, max_tokens: int, expected: Any) -> 
 
 @pytest.mark.asyncio
 async def test_in_stream_error_event_becomes_provider_error(
-    fake_llm: FakeLLM,  # noqa: F811
+    fake_llm: FakeLLM,
     provider: AnthropicProvider,
 ) -> None:
     fake_llm.script(
@@ -505,7 +504,7 @@ async def test_in_stream_error_event_becomes_provider_error(
 
 @pytest.mark.asyncio
 async def test_recorded_429_becomes_rate_limit(
-    fake_llm: FakeLLM,  # noqa: F811
+    fake_llm: FakeLLM,
     provider: AnthropicProvider,
 ) -> None:
     recorded = json.loads((ANTHROPIC / "error-429-rate-limit.json").read_text())
@@ -526,7 +525,7 @@ async def test_recorded_429_becomes_rate_limit(
 
 @pytest.mark.asyncio
 async def test_recorded_400_becomes_bad_request(
-    fake_llm: FakeLLM,  # noqa: F811
+    fake_llm: FakeLLM,
     provider: AnthropicProvider,
 ) -> None:
     recorded = json.loads((ANTHROPIC / "error-400-tool-result-without-tool-use.json").read_text())
@@ -540,7 +539,7 @@ async def test_recorded_400_becomes_bad_request(
 
 
 @pytest.mark.asyncio
-async def test_sdk_retries_then_succeeds(fake_llm: FakeLLM) -> None:  # noqa: F811
+async def test_sdk_retries_then_succeeds(fake_llm: FakeLLM) -> None:
     fake_llm.script(
         "default",
         [
@@ -558,7 +557,7 @@ async def test_sdk_retries_then_succeeds(fake_llm: FakeLLM) -> None:  # noqa: F8
 
 
 @pytest.mark.asyncio
-async def test_wrong_key_is_auth_error_without_the_key(fake_llm: FakeLLM) -> None:  # noqa: F811
+async def test_wrong_key_is_auth_error_without_the_key(fake_llm: FakeLLM) -> None:
     fake_llm.api_key = "the-right-key"
     try:
         provider = AnthropicProvider("anthropic", KEY, base_url=fake_llm.base_url, max_retries=0)
@@ -580,7 +579,7 @@ async def test_wrong_key_is_auth_error_without_the_key(fake_llm: FakeLLM) -> Non
 
 @pytest.mark.asyncio
 async def test_truncated_stream_is_a_retryable_error(
-    fake_llm: FakeLLM,  # noqa: F811
+    fake_llm: FakeLLM,
     provider: AnthropicProvider,
 ) -> None:
     body = (ANTHROPIC / "messages-stream-text.txt").read_bytes()
@@ -592,7 +591,7 @@ async def test_truncated_stream_is_a_retryable_error(
 
 @pytest.mark.asyncio
 async def test_stopping_mid_stream_leaves_the_server_usable(
-    fake_llm: FakeLLM,  # noqa: F811
+    fake_llm: FakeLLM,
     provider: AnthropicProvider,
 ) -> None:
     fake_llm.script(

@@ -27,7 +27,6 @@ from coder_agents_jupyter.llm.errors import (
 from coder_agents_jupyter.llm.openai_chat import OpenAIChatProvider
 from coder_agents_jupyter.llm.types import Message, ModelRequest, TextBlock
 from coder_agents_jupyter.testing import FakeLLM, reply, text
-from coder_agents_jupyter.testing.pytest_plugin import fake_llm, fake_llm_server  # noqa: F401
 
 KINDS = {
     "auth",
@@ -349,7 +348,7 @@ async def test_connection_refused(family: str) -> None:
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("family", ["anthropic", "openai"])
-async def test_stalled_stream_times_out(fake_llm: FakeLLM, family: str) -> None:  # noqa: F811
+async def test_stalled_stream_times_out(fake_llm: FakeLLM, family: str) -> None:
     fake_llm.script("default", [reply(text("a b c d e f g h i j k l m n o p"), delay=1.0)])
     provider: AnthropicProvider | OpenAIChatProvider
     if family == "anthropic":

@@ -29,14 +29,13 @@ from coder_agents_jupyter.llm.types import (
     Usage,
 )
 from coder_agents_jupyter.testing import FakeLLM, reply, text, thinking, tool_call
-from coder_agents_jupyter.testing.pytest_plugin import fake_llm, fake_llm_server  # noqa: F401
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "llm"
 KEY = "sk-test-openai-key-0123456789abcdef"
 
 
 @pytest_asyncio.fixture
-async def provider(fake_llm: FakeLLM) -> AsyncIterator[OpenAIChatProvider]:  # noqa: F811
+async def provider(fake_llm: FakeLLM) -> AsyncIterator[OpenAIChatProvider]:
     p = OpenAIChatProvider("openai", KEY, base_url=fake_llm.openai_base_url, max_retries=0)
     try:
         yield p
@@ -125,7 +124,7 @@ def test_every_chat_fixture_is_covered() -> None:
 @pytest.mark.parametrize("chunk_size", [None, 7], ids=["per-event", "7-byte-chunks"])
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 async def test_replay_fixture(
-    fake_llm: FakeLLM,  # noqa: F811
+    fake_llm: FakeLLM,
     provider: OpenAIChatProvider,
     name: str,
     chunk_size: int | None,
@@ -167,7 +166,7 @@ async def test_replay_fixture(
 
 @pytest.mark.asyncio
 async def test_openrouter_midstream_error_becomes_provider_error(
-    fake_llm: FakeLLM,  # noqa: F811
+    fake_llm: FakeLLM,
     provider: OpenAIChatProvider,
 ) -> None:
     fake_llm.replay(FIXTURES / MIDSTREAM_ERROR)
@@ -189,7 +188,7 @@ PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
 
 @pytest.mark.asyncio
 async def test_request_shapes_after_a_tool_call(
-    fake_llm: FakeLLM,  # noqa: F811
+    fake_llm: FakeLLM,
     provider: OpenAIChatProvider,
 ) -> None:
     fake_llm.script("default", [reply(text("ok"))])
@@ -297,7 +296,7 @@ async def test_request_shapes_after_a_tool_call(
 
 
 @pytest.mark.asyncio
-async def test_compat_flags_usage_and_max_tokens(fake_llm: FakeLLM) -> None:  # noqa: F811
+async def test_compat_flags_usage_and_max_tokens(fake_llm: FakeLLM) -> None:
     fake_llm.script("default", [reply(text("hi there"))])
     provider = OpenAIChatProvider(
         "local",
@@ -321,7 +320,7 @@ async def test_compat_flags_usage_and_max_tokens(fake_llm: FakeLLM) -> None:  # 
 
 @pytest.mark.asyncio
 async def test_gemini_empty_ids_and_thought_signature_roundtrip(
-    fake_llm: FakeLLM,  # noqa: F811
+    fake_llm: FakeLLM,
     provider: OpenAIChatProvider,
 ) -> None:
     exchanges = json.loads(
@@ -370,7 +369,7 @@ async def test_gemini_empty_ids_and_thought_signature_roundtrip(
 
 @pytest.mark.asyncio
 async def test_openrouter_reasoning_details_go_back(
-    fake_llm: FakeLLM,  # noqa: F811
+    fake_llm: FakeLLM,
     provider: OpenAIChatProvider,
 ) -> None:
     fake_llm.replay(FIXTURES / "openrouter" / "chat-stream-reasoning-claude.txt")
@@ -391,7 +390,7 @@ async def test_openrouter_reasoning_details_go_back(
 
 @pytest.mark.asyncio
 async def test_scripted_reasoning_and_parallel_calls(
-    fake_llm: FakeLLM,  # noqa: F811
+    fake_llm: FakeLLM,
     provider: OpenAIChatProvider,
 ) -> None:
     fake_llm.script(
@@ -422,7 +421,7 @@ async def test_scripted_reasoning_and_parallel_calls(
     [("content_filter", "content_filter"), ("max_tokens", "max_tokens"), (None, "end_turn")],
 )
 async def test_finish_reasons(
-    fake_llm: FakeLLM,  # noqa: F811
+    fake_llm: FakeLLM,
     provider: OpenAIChatProvider,
     stop: str | None,
     expected: str,
@@ -447,7 +446,7 @@ def _stream(*deltas: dict[str, Any], finish: str | None = "stop") -> bytes:
 
 @pytest.mark.asyncio
 async def test_reasoning_content_refusal_and_cut_arguments(
-    fake_llm: FakeLLM,  # noqa: F811
+    fake_llm: FakeLLM,
     provider: OpenAIChatProvider,
 ) -> None:
     fake_llm.replay(_stream({"reasoning_content": "hm"}, {"refusal": "I can't help with that."}))
@@ -466,7 +465,7 @@ async def test_reasoning_content_refusal_and_cut_arguments(
 
 @pytest.mark.asyncio
 async def test_missing_finish_reason_is_inferred(
-    fake_llm: FakeLLM,  # noqa: F811
+    fake_llm: FakeLLM,
     provider: OpenAIChatProvider,
 ) -> None:
     call = {"index": 0, "id": "call_y", "type": "function"}
@@ -478,7 +477,7 @@ async def test_missing_finish_reason_is_inferred(
 
 @pytest.mark.asyncio
 async def test_empty_stream_is_an_error(
-    fake_llm: FakeLLM,  # noqa: F811
+    fake_llm: FakeLLM,
     provider: OpenAIChatProvider,
 ) -> None:
     fake_llm.replay(b"data: [DONE]\n\n")
@@ -539,7 +538,7 @@ async def test_empty_stream_is_an_error(
     ],
 )
 async def test_http_errors(
-    fake_llm: FakeLLM,  # noqa: F811
+    fake_llm: FakeLLM,
     provider: OpenAIChatProvider,
     status: int,
     body: dict[str, Any],
