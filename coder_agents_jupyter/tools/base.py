@@ -63,12 +63,22 @@ class Tool:
     name: ClassVar[str]
     description: ClassVar[str]
     Args: ClassVar[type[BaseModel]]
+    _spec: ClassVar[ToolSpec | None] = None
 
     async def run(self, ctx: ToolContext, args: Any) -> ToolResult:
         raise NotImplementedError
 
     @classmethod
     def spec(cls) -> ToolSpec:
+        """What the model sees; built once per class (JSON schema generation is slow)."""
+        cached = cls.__dict__.get("_spec")
+        if cached is None:
+            cached = cls._build_spec()
+            cls._spec = cached
+        return cached
+
+    @classmethod
+    def _build_spec(cls) -> ToolSpec:
         schema = cls.Args.model_json_schema()
         schema.pop("title", None)
         return ToolSpec(name=cls.name, description=cls.description, parameters=schema)

@@ -375,8 +375,8 @@ class EditFiles(Tool):
     Args = EditFilesArgs
 
     @classmethod
-    def spec(cls) -> ToolSpec:
-        spec = super().spec()
+    def _build_spec(cls) -> ToolSpec:
+        spec = super()._build_spec()
         return spec.model_copy(update={"parameters": _inline_refs(dict(spec.parameters))})
 
     async def run(self, ctx: ToolContext, args: EditFilesArgs) -> ToolResult:
