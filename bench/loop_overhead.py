@@ -50,8 +50,9 @@ def scripted_step(request: dict[str, Any]) -> Any:
     if n % 3 == 0:
         return reply(tool_call("execute", {"command": f"echo step {n}"}))
     if n % 3 == 1:
-        return reply(tool_call("write_file", {"path": f"f{n % 10}.txt",
-                                              "content": f"line {n}\n" * 20}))
+        return reply(
+            tool_call("write_file", {"path": f"f{n % 10}.txt", "content": f"line {n}\n" * 20})
+        )
     return reply(tool_call("read_file", {"path": f"f{(n - 1) % 10}.txt"}))
 
 
@@ -71,17 +72,34 @@ async def control_plane(base_url: str, workdir: Path, db: Path, steps: int) -> f
     bus = EventBus()
     store = Store(engine, bus)
     settings = build_settings(
-        providers=[{"name": "fake", "type": "anthropic", "base_url": base_url,
-                    "api_key_env": "BENCH_KEY"}],
-        models=[{"id": "bench", "provider": "fake", "context_window": 10_000_000,
-                 "max_output_tokens": 4096, "default": True}],
-        system_prompt=DEFAULT_SYSTEM_PROMPT, admin_users=[],
-        limits={"max_steps_per_turn": steps + 10}, environ={"BENCH_KEY": "bench"})
-    rt = Runtime(store=store, bus=bus, settings=settings, provider_factory=make_provider,
-                 root_dir=str(workdir))
+        providers=[
+            {"name": "fake", "type": "anthropic", "base_url": base_url, "api_key_env": "BENCH_KEY"}
+        ],
+        models=[
+            {
+                "id": "bench",
+                "provider": "fake",
+                "context_window": 10_000_000,
+                "max_output_tokens": 4096,
+                "default": True,
+            }
+        ],
+        system_prompt=DEFAULT_SYSTEM_PROMPT,
+        admin_users=[],
+        limits={"max_steps_per_turn": steps + 10},
+        environ={"BENCH_KEY": "bench"},
+    )
+    rt = Runtime(
+        store=store,
+        bus=bus,
+        settings=settings,
+        provider_factory=make_provider,
+        root_dir=str(workdir),
+    )
     _, listener = bus.subscribe("x")  # a live subscriber, as the UI would have
-    chat = await store.create_chat(Caller("bench"), [{"type": "text", "text": "bench cp"}],
-                                   model="bench")
+    chat = await store.create_chat(
+        Caller("bench"), [{"type": "text", "text": "bench cp"}], model="bench"
+    )
     bus.unsubscribe("x", listener)
     _, listener = bus.subscribe(chat.id)
     await store.claim("bench", 1)
@@ -101,14 +119,22 @@ async def control_plane(base_url: str, workdir: Path, db: Path, steps: int) -> f
 async def direct(base_url: str, workdir: Path, steps: int) -> float:
     """The same SDK calls and file/command operations, with nothing else."""
     client = anthropic.AsyncAnthropic(base_url=base_url, api_key="bench")
-    tools = [{"name": s.name, "description": s.description, "input_schema": s.parameters}
-             for s in (t.spec() for t in workspace_tools())]
+    tools = [
+        {"name": s.name, "description": s.description, "input_schema": s.parameters}
+        for s in (t.spec() for t in workspace_tools())
+    ]
     system = DEFAULT_SYSTEM_PROMPT + "\n\n" + runtime_block(str(workdir))
     messages: list[dict[str, Any]] = [{"role": "user", "content": "bench direct"}]
     started, cpu = time.perf_counter(), time.process_time()
     while True:
-        stream = await client.messages.create(model="bench", max_tokens=4096, system=system,
-                                              messages=messages, tools=tools, stream=True)
+        stream = await client.messages.create(
+            model="bench",
+            max_tokens=4096,
+            system=system,
+            messages=messages,
+            tools=tools,
+            stream=True,
+        )
         blocks: list[dict[str, Any]] = []
         partial = ""
         async for event in stream:
@@ -131,8 +157,12 @@ async def direct(base_url: str, workdir: Path, steps: int) -> float:
             args = call["input"]
             if call["name"] == "execute":
                 proc = await asyncio.create_subprocess_shell(
-                    args["command"], cwd=workdir, stdout=asyncio.subprocess.PIPE,
-                    stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL)
+                    args["command"],
+                    cwd=workdir,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.STDOUT,
+                    stdin=asyncio.subprocess.DEVNULL,
+                )
                 out, _ = await proc.communicate()
                 result = f"exit {proc.returncode}\n{out.decode()}"
             elif call["name"] == "write_file":
@@ -171,15 +201,15 @@ def main() -> None:
                 work_a.mkdir()
                 work_b.mkdir()
                 d = asyncio.run(direct(base_url, work_b, args.steps))
-                c = asyncio.run(control_plane(base_url, work_a, Path(tmp, "bench.db"),
-                                              args.steps))
+                c = asyncio.run(control_plane(base_url, work_a, Path(tmp, "bench.db"), args.steps))
             best_cp, best_direct = min(best_cp, c), min(best_direct, d)
-            print(f"round {r + 1}: control plane {c:.2f}s, direct {d:.2f}s "
-                  f"({args.steps} steps)")
+            print(f"round {r + 1}: control plane {c:.2f}s, direct {d:.2f}s ({args.steps} steps)")
     finally:
         server.terminate()
-    print(f"best: control plane {best_cp:.2f}s ({best_cp / args.steps * 1000:.1f} ms/step), "
-          f"direct {best_direct:.2f}s ({best_direct / args.steps * 1000:.1f} ms/step)")
+    print(
+        f"best: control plane {best_cp:.2f}s ({best_cp / args.steps * 1000:.1f} ms/step), "
+        f"direct {best_direct:.2f}s ({best_direct / args.steps * 1000:.1f} ms/step)"
+    )
     print(f"ratio: {best_cp / best_direct:.2f}")
 
 

@@ -329,8 +329,7 @@ class ChatRun:
         return self._workspace
 
     async def _save_attachment(self, name: str, media_type: str, data: bytes) -> str:
-        att = await self.rt.store.save_attachment(self.owner, name, media_type, data,
-                                                  self.chat_id)
+        att = await self.rt.store.save_attachment(self.owner, name, media_type, data, self.chat_id)
         return att.id
 
     async def _save_interrupted(self, missing: str) -> None:

@@ -114,14 +114,16 @@ async def invoke_tool(
     tool = tools.get(name)
     if tool is None:
         available = ", ".join(sorted(tools)) or "none"
-        return ToolResult(content=f"Tool not found: {name}. Available tools: {available}.",
-                          is_error=True)
+        return ToolResult(
+            content=f"Tool not found: {name}. Available tools: {available}.", is_error=True
+        )
     if isinstance(raw_input, str):  # some models send the arguments as a JSON string
         try:
             raw_input = json.loads(raw_input)
         except json.JSONDecodeError:
-            return ToolResult(content=f"Invalid arguments for {name}: not a JSON object.",
-                              is_error=True)
+            return ToolResult(
+                content=f"Invalid arguments for {name}: not a JSON object.", is_error=True
+            )
     try:
         args = tool.Args.model_validate(raw_input)
     except ValidationError as exc:
