@@ -17,12 +17,13 @@ Nothing here is per-token work on the database: deltas go to the bus, messages t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..db.models import Chat
+from ..db.models import Chat, utcnow
 from ..db.models import Message as MessageRow
 from ..db.states import ChatStatus
 from ..errors import ProviderError
@@ -65,6 +66,13 @@ INTERRUPTED_BY_RESTART = (
 INTERRUPTED_BY_USER = "Interrupted: the user stopped the agent before this tool call finished."
 
 StopReason = Literal["user", "shutdown"]
+
+_ROW_DEFAULTS: dict[str, Any] = {
+    "usage": None,
+    "model": None,
+    "is_summary": False,
+    "summary_through_seq": None,
+}
 
 
 def message_json(row: MessageRow) -> dict[str, Any]:
@@ -111,16 +119,40 @@ class ChatRun:
         self._chat: Chat | None = None
         self._chat_loaded = 0.0
         self._workspace: Workspace | None = None
-        self._converted: dict[int, Message] = {}  # rows are immutable: convert each once
+        self._converted: dict[int, Message] = {}  # by seq: rows never change, convert once
+        self._seq = 0
+        self._writing: asyncio.Task[None] | None = None
 
     def publish(self, event: Any) -> None:
         self.rt.bus.publish(self.chat_id, event)
 
-    async def save(self, role: str, content: list[dict[str, Any]], **fields: Any) -> MessageRow:
-        row = await self.rt.store.append(self.chat_id, role, content, **fields)
+    def save(self, role: str, content: list[dict[str, Any]], **fields: Any) -> MessageRow:
+        """Record a message: in the history at once, in the database in order, behind the
+        next network wait. A crash loses at most the last milliseconds of writes, which
+        recovery treats like any crash (tool calls are at-least-once)."""
+        self._seq += 1
+        row = MessageRow(
+            chat_id=self.chat_id,
+            seq=self._seq,
+            role=role,
+            content=content,
+            created_at=utcnow(),
+            **{**_ROW_DEFAULTS, **fields},
+        )
         self.history.append(row)
-        self.publish(MessageEndEvent(message=message_json(row)))
+        self._writing = asyncio.create_task(self._write(row, self._writing))
         return row
+
+    async def _write(self, row: MessageRow, previous: asyncio.Task[None] | None) -> None:
+        if previous is not None:
+            await previous
+        row.id = await self.rt.store.append(row)
+        self.publish(MessageEndEvent(message=message_json(row)))
+
+    async def flush(self) -> None:
+        """Wait until every saved message is in the database (raises what a write raised)."""
+        if self._writing is not None:
+            await asyncio.shield(self._writing)
 
     # ----- the turn -----
 
@@ -129,9 +161,12 @@ class ChatRun:
             await self._run()
         except asyncio.CancelledError:
             if self.stop_reason == "user":
-                await self._save_interrupted(INTERRUPTED_BY_USER)
+                self._save_interrupted(INTERRUPTED_BY_USER)
+                await self.flush()
                 await self.rt.store.end_turn(self.chat_id, ChatStatus.PAUSED)
                 return
+            with contextlib.suppress(Exception):  # keep what is already decided, then requeue
+                await self.flush()
             raise  # shutdown or lost lease: the chat is requeued, recovery finishes it
         except ProviderError as exc:
             await self._fail(exc.describe(), kind=exc.kind)
@@ -141,13 +176,18 @@ class ChatRun:
 
     async def _fail(self, message: str, *, kind: str) -> None:
         error = {"kind": kind, "message": message}
-        await self._save_interrupted("Interrupted: the turn failed before this tool call ran.")
+        self._save_interrupted("Interrupted: the turn failed before this tool call ran.")
+        try:
+            await self.flush()
+        except Exception:
+            log.exception("chat %s: saving its last messages failed", self.chat_id)
         self.publish(ErrorEvent(error=error))
         await self.rt.store.end_turn(self.chat_id, ChatStatus.ERROR, error=error)
 
     async def _run(self) -> None:
+        self._seq = (await self.rt.store.load(self.chat_id)).message_count
         self.history = await self.rt.store.context_messages(self.chat_id)
-        await self._answer_orphaned_calls()
+        self._answer_orphaned_calls()
         steps = 0
         while True:
             steps += 1
@@ -164,9 +204,11 @@ class ChatRun:
             if calls:
                 await self._run_tools(calls, model)
                 continue
+            await self.flush()
             next_message = await self.rt.store.finish_turn(self.chat_id)
             if next_message is None:
                 return
+            self._seq = next_message.seq
             self.history.append(next_message)
 
     async def _model(self) -> ModelSettings:
@@ -178,7 +220,7 @@ class ChatRun:
             self.owner = self._chat.owner
         return self.rt.model_for(self._chat)
 
-    async def _answer_orphaned_calls(self) -> None:
+    def _answer_orphaned_calls(self) -> None:
         last = self.history[-1] if self.history else None
         if last is None or last.role != "assistant":
             return
@@ -190,7 +232,7 @@ class ChatRun:
                 ).model_dump(exclude_none=True)
                 for c in calls
             ]
-            await self.save("tool", results)
+            self.save("tool", results)
 
     # ----- one model call -----
 
@@ -212,10 +254,9 @@ class ChatRun:
         )
 
     async def _to_model(self, row: MessageRow) -> Message:
-        if row.id in self._converted:
-            return self._converted[row.id]
-        msg = await self._convert(row)
-        self._converted[row.id] = msg
+        msg = self._converted.get(row.seq)
+        if msg is None:
+            msg = self._converted[row.seq] = await self._convert(row)
         return msg
 
     async def _convert(self, row: MessageRow) -> Message:
@@ -267,7 +308,7 @@ class ChatRun:
         if not reply.content:
             reply.content = [TextBlock(text="")]
         usage = done.usage.model_dump()
-        await self.save("assistant", _blocks(reply), usage=usage, model=model.id)
+        self.save("assistant", _blocks(reply), usage=usage, model=model.id)
         self.publish(
             UsageEvent(
                 usage=usage,
@@ -305,7 +346,7 @@ class ChatRun:
             )
 
         await asyncio.gather(*(one(c) for c in calls))
-        await self.save("tool", self._result_blocks(calls, self.step.results, ""))
+        self.save("tool", self._result_blocks(calls, self.step.results, ""))
         self.step = _Step()
 
     @staticmethod
@@ -332,18 +373,18 @@ class ChatRun:
         att = await self.rt.store.save_attachment(self.owner, name, media_type, data, self.chat_id)
         return att.id
 
-    async def _save_interrupted(self, missing: str) -> None:
+    def _save_interrupted(self, missing: str) -> None:
         """Persist what a stopped or failed step had: partial text, finished tool results."""
         step, self.step = self.step, _Step()
         if step.calls:
-            await self.save("tool", self._result_blocks(step.calls, step.results, missing))
+            self.save("tool", self._result_blocks(step.calls, step.results, missing))
         elif step.streaming and not step.summary and (step.text or step.reasoning):
             content: list[dict[str, Any]] = []
             if step.reasoning:
                 content.append({"type": "reasoning", "text": step.reasoning})
             if step.text:
                 content.append({"type": "text", "text": step.text})
-            await self.save("assistant", content)
+            self.save("assistant", content)
 
     # ----- compaction -----
 
@@ -372,7 +413,7 @@ class ChatRun:
         finally:
             self.history += keep
         summary = prompts.SUMMARY_PREFIX + done.message.text().strip()
-        row = await self.save(
+        row = self.save(
             "user",
             [{"type": "text", "text": summary}],
             usage=done.usage.model_dump(),

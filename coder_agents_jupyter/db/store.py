@@ -47,19 +47,13 @@ def title_from(content: list[dict[str, Any]]) -> str:
 
 
 # Built once: constructing statements per call costs more than executing them on SQLite.
-_NEXT_SEQ = (
+_SET_COUNT = (
     update(Chat)
     .where(Chat.id == bindparam("chat_id"))
-    .values(message_count=Chat.message_count + 1, updated_at=bindparam("now"))
-    .returning(Chat.message_count)
+    .values(message_count=bindparam("seq"), updated_at=bindparam("now"))
 )
 _INSERT_MESSAGE = insert(Message).returning(Message.id)
-_MESSAGE_DEFAULTS: dict[str, Any] = {
-    "usage": None,
-    "model": None,
-    "is_summary": False,
-    "summary_through_seq": None,
-}
+_MESSAGE_COLUMNS = [c.key for c in Message.__table__.columns if c.key != "id"]
 
 
 def queue_item(q: QueuedMessage) -> dict[str, Any]:
@@ -543,25 +537,17 @@ class Store:
                 )
             ).scalar_one_or_none()
 
-    async def append(
-        self, chat_id: str, role: str, content: list[dict[str, Any]], **fields: Any
-    ) -> Message:
-        """The worker's write per completed message: two prebuilt statements, no ORM unit of
-        work (this is on the path of every agent step)."""
-        now = utcnow()
+    async def append(self, message: Message) -> int:
+        """Insert a message the worker built (its ``seq`` allocated by the running turn, which
+        owns the chat); returns its id. Two prebuilt statements, no ORM unit of work: this is
+        on the path of every agent step."""
         async with self.engine.begin() as conn:
-            seq = (await conn.execute(_NEXT_SEQ, {"chat_id": chat_id, "now": now})).scalar_one()
-            values = {
-                **_MESSAGE_DEFAULTS,
-                "chat_id": chat_id,
-                "seq": seq,
-                "role": role,
-                "content": content,
-                "created_at": now,
-                **fields,
-            }
-            msg_id = (await conn.execute(_INSERT_MESSAGE, values)).scalar_one()
-        return Message(id=msg_id, **values)
+            await conn.execute(
+                _SET_COUNT,
+                {"chat_id": message.chat_id, "seq": message.seq, "now": message.created_at},
+            )
+            values = {c: getattr(message, c) for c in _MESSAGE_COLUMNS}
+            return int((await conn.execute(_INSERT_MESSAGE, values)).scalar_one())
 
     async def finish_turn(self, chat_id: str) -> Message | None:
         """End of a turn: deliver the queue head as the next user message, or wait."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import functools
 import itertools
 import time
 from collections.abc import Iterable, Mapping
@@ -47,6 +48,7 @@ SECRET_ENV_PATTERNS: tuple[str, ...] = (
 )
 
 
+@functools.lru_cache(maxsize=4096)  # the server's variable names repeat on every command
 def is_secret_env_name(name: str) -> bool:
     upper = name.upper()
     return any(fnmatchcase(upper, pattern) for pattern in SECRET_ENV_PATTERNS)
