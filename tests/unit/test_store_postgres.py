@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from coder_agents_jupyter.db import Caller, ChatStatus, Store, connect
+from coder_agents_jupyter.db.models import Message, utcnow
 from coder_agents_jupyter.events import EventBus
 
 pytestmark = pytest.mark.postgres
@@ -29,12 +30,18 @@ async def test_concurrent_claims_are_exclusive(postgres_url: str) -> None:
             assert chat.status == ChatStatus.RUNNING and chat.worker_id == f"worker{i}"
     # The rest of the lifecycle runs the same on PostgreSQL
     chat = chats[0]
-    await stores[0].append(
-        chat.id,
-        "assistant",
-        [{"type": "text", "text": "hi"}],
+    row = Message(
+        chat_id=chat.id,
+        seq=2,
+        role="assistant",
+        created_at=utcnow(),
+        content=[{"type": "text", "text": "hi"}],
+        model="m",
+        is_summary=False,
         usage={"input_tokens": 5, "output_tokens": 2},
+        summary_through_seq=None,
     )
+    assert await stores[0].append(row) > 0
     assert await stores[0].finish_turn(chat.id) is None
     assert (await stores[1].get_chat(alice, chat.id)).status == "waiting"
     usage = await stores[2].usage_totals([chat.id])
