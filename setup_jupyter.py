@@ -274,8 +274,9 @@ def cmd_test(args: list[str]) -> int:
     if os.geteuid() == 0:
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege-separation dir
 
-    log("ruff check")
+    log("ruff check, ruff format --check")
     run([VENV_BIN / "ruff", "check", "--quiet", "."], env)
+    run([VENV_BIN / "ruff", "format", "--check", "--quiet", "."], env)
     log("frontend lint (prettier + eslint)")
     if not (LABEXT_SRC / "node_modules").is_dir():
         run([VENV_BIN / "jlpm", "install"], env, cwd=LABEXT_SRC)

@@ -7,7 +7,6 @@ truncated tool call is simply left out and reported as ``stop_reason="max_tokens
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
@@ -33,11 +32,10 @@ from .types import (
     ToolResultBlock,
     Usage,
 )
+from .wire import EMPTY_TOOL_RESULT, IMAGE_UNAVAILABLE, guess_media_type, parse_arguments
 
 log = logging.getLogger(__name__)
 
-IMAGE_UNAVAILABLE = "[image unavailable]"
-EMPTY_TOOL_RESULT = "(no output)"
 
 # Thinking budgets for ``reasoning_effort``; capped below ``max_tokens`` as the API requires.
 THINKING_BUDGETS = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 24576, "max": 32768}
@@ -196,19 +194,6 @@ def _image(block: ImageBlock) -> dict[str, Any]:
             "data": block.data,
         },
     }
-
-
-def guess_media_type(data: str) -> str:
-    """The image type of base64 ``data`` from its magic bytes (PNG when unknown)."""
-    for prefix, media_type in (
-        ("/9j/", "image/jpeg"),
-        ("R0lGOD", "image/gif"),
-        ("UklGR", "image/webp"),
-        ("iVBOR", "image/png"),
-    ):
-        if data.startswith(prefix):
-            return media_type
-    return "image/png"
 
 
 def _assistant_blocks(message: Message) -> list[dict[str, Any]]:
@@ -372,7 +357,7 @@ class _StreamState:
             elif state.kind == "redacted_thinking":
                 content.append(ReasoningBlock(redacted_data=state.data))
             elif state.kind == "tool_use":
-                parsed = parse_tool_input("".join(state.partial_json))
+                parsed = parse_arguments("".join(state.partial_json))
                 if parsed is None:
                     truncated = True  # cut by max_tokens: never run a half-written call
                     continue
@@ -390,17 +375,6 @@ class _StreamState:
         return StreamDone(
             message=Message(role="assistant", content=content), stop_reason=stop, usage=self.usage
         )
-
-
-def parse_tool_input(raw: str) -> dict[str, Any] | None:
-    """Tool arguments from streamed JSON: ``""`` is ``{}``; invalid or non-object is None."""
-    if not raw.strip():
-        return {}
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def _plain(value: Any) -> Any:

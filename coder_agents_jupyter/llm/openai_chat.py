@@ -33,9 +33,7 @@ from .types import (
     ToolResultBlock,
     Usage,
 )
-
-IMAGE_UNAVAILABLE = "[image unavailable]"
-EMPTY_TOOL_RESULT = "(no output)"
+from .wire import EMPTY_TOOL_RESULT, IMAGE_UNAVAILABLE, guess_media_type, parse_arguments
 
 _FINISH_REASONS: dict[str, StopReason] = {
     "stop": "end_turn",
@@ -181,18 +179,6 @@ def _user_parts(message: Message) -> list[dict[str, Any]]:
             else:
                 parts.append({"type": "text", "text": IMAGE_UNAVAILABLE})
     return parts
-
-
-def guess_media_type(data: str) -> str:
-    """The image type of base64 ``data`` from its magic bytes (PNG when unknown)."""
-    for prefix, media_type in (
-        ("/9j/", "image/jpeg"),
-        ("R0lGOD", "image/gif"),
-        ("UklGR", "image/webp"),
-    ):
-        if data.startswith(prefix):
-            return media_type
-    return "image/png"
 
 
 def _assistant(message: Message) -> dict[str, Any] | None:
@@ -396,17 +382,6 @@ class _StreamState:
         return StreamDone(
             message=Message(role="assistant", content=content), stop_reason=stop, usage=self.usage
         )
-
-
-def parse_arguments(raw: str) -> dict[str, Any] | None:
-    """Tool arguments: ``""`` is ``{}``; invalid JSON or a non-object is None."""
-    if not raw.strip():
-        return {}
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def new_call_id() -> str:

@@ -248,3 +248,51 @@ async def test_provider_keys_never_reach_the_workspace(api, fake_llm, monkeypatc
     ):
         assert secret not in everything
     assert "FAKE_ANTHROPIC_KEY" not in listing and "ANTHROPIC_API_KEY" not in listing
+
+
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
+    b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00"
+    b"\x00\x00IEND\xaeB`\x82"
+)
+
+
+async def test_images_reach_the_model(api, fake_llm, protocol) -> None:
+    import base64
+
+    fake_llm.script("img", [reply(text("A single pixel."))])
+    status, att = await api.call(
+        "POST", "attachments", raw=PNG, headers={"Content-Type": "image/png"}, name="dot.png"
+    )
+    assert status == 201, att
+    chat = await api.chat("What is in this image? #img", attachments=[att["id"]])
+    assert (await api.wait(chat["id"]))["status"] == "waiting"
+    sent = json.dumps(fake_llm.requests_for("img")[0].body)
+    assert base64.b64encode(PNG).decode() in sent
+    first = (await api.messages(chat["id"]))[0]["content"]
+    assert first[1] == {"type": "image", "attachment_id": att["id"], "media_type": "image/png"}
+    status, body = await api.call("GET", f"attachments/{att['id']}")
+    assert status == 200 and body == PNG
+
+
+async def test_scratch_workspace_holds_the_agents_files(api, fake_llm, jp_root_dir) -> None:
+    fake_llm.script(
+        "ws",
+        [
+            reply(tool_call("write_file", {"path": "notes.md", "content": "hi"})),
+            reply(text("Written.")),
+        ],
+    )
+    ws = await api.ok("POST", "workspaces", {"name": "scratch"})
+    assert ws["kind"] == "local" and Path(ws["path"]).is_dir()
+    chat = await api.chat("Take notes #ws", workspace_id=ws["id"])
+    assert (await api.wait(chat["id"]))["status"] == "waiting"
+    assert (Path(ws["path"]) / "notes.md").read_text() == "hi"
+    assert not (jp_root_dir / "notes.md").exists()
+    assert [w["id"] for w in await api.ok("GET", "workspaces")] == [ws["id"]]
+    status, body = await api.call("POST", "workspaces", {"path": "/etc"})
+    assert status == 400 and "admins" in body["error"]["message"]
+    status, _ = await api.call("DELETE", f"workspaces/{ws['id']}")
+    assert status == 204
+    status, _ = await api.call("POST", "chats", {"prompt": "x", "workspace_id": ws["id"]})
+    assert status == 404
