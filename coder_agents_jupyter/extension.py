@@ -37,7 +37,6 @@ class CoderAgents(ExtensionApp):
     """A coding and research agent in Jupyter. Configure it as ``c.CoderAgents.*``."""
 
     name = "coder_agents_jupyter"
-    load_other_extensions = True
 
     db_url = Unicode(
         "",

@@ -11,7 +11,6 @@ import asyncio
 import base64
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..db.models import Chat
 from ..db.store import Store
@@ -99,6 +98,3 @@ class Runtime:
             await p.aclose()
         self._workspaces.clear()
         self._providers.clear()
-
-    def describe(self) -> dict[str, Any]:
-        return {"root_dir": self.root_dir, "models": [m.id for m in self.settings.models]}

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..db.models import Attachment, Chat, QueuedMessage, Workspace
-from ..db.store import Caller, new_id, queue_item
+from ..db.store import Caller, Store, new_id, queue_item
 from ..errors import BadRequest, Conflict, TooLarge, UnsupportedType
 from ..settings import SETUP_HINT, ModelSettings
 from .loop import message_json
@@ -43,7 +43,7 @@ class ChatService:
         self.data_dir = data_dir
 
     @property
-    def store(self):  # noqa: ANN201
+    def store(self) -> Store:
         return self.rt.store
 
     # ----- policy -----

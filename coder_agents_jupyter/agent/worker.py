@@ -18,6 +18,7 @@ import os
 import socket
 import uuid
 
+from ..settings import Limits
 from .loop import ChatRun
 from .runtime import Runtime
 
@@ -54,8 +55,8 @@ class Worker:
         self._closing = False
 
     @property
-    def limits(self):  # noqa: ANN201 - settings may be replaced at run time
-        return self.rt.settings.limits
+    def limits(self) -> Limits:
+        return self.rt.settings.limits  # read each time: settings may be replaced at run time
 
     async def start(self) -> None:
         await self.recover()

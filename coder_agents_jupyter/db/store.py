@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ..errors import BadRequest, Conflict, NotFound
@@ -328,7 +328,9 @@ class Store:
             item = await self._queued(s, chat_id, qid)
             queue = await self._queue(s, chat_id)
             item.position = queue[0].position - 1 if queue else 0
-            if chat.status in ACTIVE:
+            if chat.status == S.PENDING:
+                pass  # nothing runs yet: the item is simply next
+            elif chat.status in ACTIVE:
                 chat.stop_requested = "send_now"
             else:
                 await self._append(s, chat, "user", item.content)
@@ -706,20 +708,3 @@ class Store:
                 )
                 s.add(ws)
         return ws
-
-    async def count_messages(self, chat_id: str) -> int:
-        async with self._sessions() as s:
-            return int(
-                (
-                    await s.execute(
-                        select(func.count()).select_from(Message).where(Message.chat_id == chat_id)
-                    )
-                ).scalar_one()
-            )
-
-    async def purge_chat(self, chat_id: str) -> None:
-        """Delete a chat and everything it owns (tests and retention only)."""
-        async with self._tx() as s:
-            await s.execute(delete(Message).where(Message.chat_id == chat_id))
-            await s.execute(delete(QueuedMessage).where(QueuedMessage.chat_id == chat_id))
-            await s.execute(delete(Chat).where(Chat.id == chat_id))
