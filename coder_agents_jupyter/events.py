@@ -100,6 +100,13 @@ class RetryEvent(_Event):
     reason: str
 
 
+class NoticeEvent(_Event):
+    """Something users should know that is not an error (e.g. the model was switched)."""
+
+    type: Literal["notice"] = "notice"
+    message: str
+
+
 class ChildEvent(_Event):
     type: Literal["child"] = "child"
     child_id: str
@@ -118,6 +125,7 @@ ChatEvent = (
     | UsageEvent
     | ErrorEvent
     | RetryEvent
+    | NoticeEvent
     | ChildEvent
 )
 

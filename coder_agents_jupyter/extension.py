@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
+import os
 from pathlib import Path
 from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Dict, List, Unicode, default
+from traitlets import Bool, Dict, Float, List, Unicode, default
+from traitlets.config import Config
 
 from . import local_servers
 from .agent.prompts import DEFAULT_SYSTEM_PROMPT
@@ -22,6 +25,9 @@ from .errors import ConfigError
 from .events import EventBus
 from .llm.registry import make_provider
 from .settings import SETUP_HINT, Settings, build_settings
+
+POLICY = ("providers", "models", "system_prompt", "admin_users", "limits")
+"""The traits an admin may change while the server runs (see ``reload_policy``)."""
 
 DEMO_MODEL = {
     "id": "demo",
@@ -79,6 +85,12 @@ class CoderAgents(ExtensionApp):
         help="Limits: max_concurrent_chats (8), max_steps_per_turn (200), heartbeat_seconds "
         "(5), stale_after_seconds (30), max_upload_bytes (10 MB).",
     )
+    config_poll_seconds = Float(
+        2.0,
+        config=True,
+        help="How often to look for changes to the config files. Changes to providers, models, "
+        "system_prompt, admin_users and limits apply at the next model step of every chat.",
+    )
     demo = Bool(
         False,
         config=True,
@@ -93,42 +105,106 @@ class CoderAgents(ExtensionApp):
     def data_dir(self) -> Path:
         return Path(jupyter_data_dir()) / "coder_agents"
 
-    def build_settings(self) -> Settings:
-        providers: list[dict[str, Any]] = list(self.providers)
-        models: list[dict[str, Any]] = list(self.models)
+    def build_settings(self, values: dict[str, Any] | None = None) -> Settings:
+        """Typed settings from the admin's values (default: the traits as loaded)."""
+        v = values if values is not None else {name: getattr(self, name) for name in POLICY}
+        providers: list[dict[str, Any]] = list(v["providers"])
+        models: list[dict[str, Any]] = list(v["models"])
         if self.demo:
-            from .testing.fake_provider import DEMO_SCRIPT, FakeLLM
-
-            self._demo_llm = FakeLLM()
-            self._demo_llm.script("default", [DEMO_SCRIPT])
-            base = self._demo_llm.start()
-            providers.append(
-                {
-                    "name": "demo",
-                    "type": "openai-compatible",
-                    "base_url": f"{base}/v1",
-                    "api_key_optional": True,
-                }
-            )
+            providers.append(self._demo_provider())
             models = [{**m, "default": False} for m in models] + [DEMO_MODEL]
-        settings = build_settings(
-            providers=providers,
-            models=models,
-            system_prompt=self.system_prompt,
-            admin_users=list(self.admin_users),
-            limits=dict(self.limits),
-        )
+        common = {
+            "system_prompt": v["system_prompt"],
+            "admin_users": list(v["admin_users"]),
+            "limits": dict(v["limits"]),
+        }
+        settings = build_settings(providers=providers, models=models, **common)
         if not settings.available_models():
             found_providers, found_models = local_servers.discover()
             if found_providers:
                 settings = build_settings(
-                    providers=providers + found_providers,
-                    models=models + found_models,
-                    system_prompt=self.system_prompt,
-                    admin_users=list(self.admin_users),
-                    limits=dict(self.limits),
+                    providers=providers + found_providers, models=models + found_models, **common
                 )
         return settings
+
+    def _demo_provider(self) -> dict[str, Any]:
+        if self._demo_llm is None:
+            from .testing.fake_provider import DEMO_SCRIPT, FakeLLM
+
+            self._demo_llm = FakeLLM()
+            self._demo_llm.script("default", [DEMO_SCRIPT])
+            self._demo_llm.start()
+        base = self._demo_llm.openai_base_url
+        return {
+            "name": "demo",
+            "type": "openai-compatible",
+            "base_url": base,
+            "api_key_optional": True,
+        }
+
+    # ----- policy changes apply at once -----
+
+    def _config_files(self) -> list[Path]:
+        app = self.serverapp
+        names = ("jupyter_server_config.py", "jupyter_server_config.json")
+        files = [Path(d) / n for d in app.config_file_paths for n in names]
+        if app.config_file:
+            files.append(Path(app.config_file))
+        return files
+
+    def _config_stamp(self) -> tuple[tuple[str, int], ...]:
+        return tuple((str(f), f.stat().st_mtime_ns) for f in self._config_files() if f.is_file())
+
+    def read_policy(self) -> dict[str, Any]:
+        """The admin's policy values as the config files say now (command line still wins)."""
+        app = self.serverapp
+        config = Config()
+        for loaded, _ in self._load_config_files(
+            "jupyter_server_config",
+            path=app.config_file_paths,
+            log=self.log,
+            raise_config_file_errors=True,
+        ):
+            config.merge(loaded)
+        if app.config_file:
+            folder, name = os.path.split(app.config_file)
+            base = os.path.splitext(name)[0]  # the loader adds .py and .json itself
+            for loaded, _ in self._load_config_files(
+                base, path=folder or ".", log=self.log, raise_config_file_errors=True
+            ):
+                config.merge(loaded)
+        config.merge(app.cli_config)
+        section = config.get("CoderAgents", Config())
+        return {
+            name: section[name] if name in section else self.traits()[name].default()
+            for name in POLICY
+        }
+
+    async def reload_policy(self) -> bool:
+        """Re-read the config files and apply them from the next model step of every chat."""
+        try:
+            settings = self.build_settings(self.read_policy())
+        except Exception as exc:  # a bad key, or a syntax error in jupyter_server_config.py
+            self.log.error("coder-agents: configuration not reloaded: %s", exc)
+            return False
+        await self.runtime.replace_settings(settings)
+        self.log.info(
+            "coder-agents: configuration reloaded (%d models enabled)",
+            len(settings.available_models()),
+        )
+        return True
+
+    async def _watch_config(self) -> None:
+        stamp = self._config_stamp()
+        while True:
+            await asyncio.sleep(self.config_poll_seconds)
+            try:
+                current = self._config_stamp()
+                if current != stamp:
+                    stamp = current
+                    await self.reload_policy()
+            except Exception:
+                self.log.exception("coder-agents: watching the config files failed")
 
     def initialize_settings(self) -> None:
         self._demo_llm: Any = None
@@ -180,6 +256,7 @@ class CoderAgents(ExtensionApp):
         )
         self.worker = Worker(self.runtime)
         await self.worker.start()
+        self._watcher = asyncio.create_task(self._watch_config(), name="coder-agents-config")
         self.service = ChatService(self.runtime, self.worker, str(self.data_dir()))
         self.log.info(
             "coder-agents: %d models enabled, database %s",
@@ -189,6 +266,9 @@ class CoderAgents(ExtensionApp):
 
     async def stop_extension(self) -> None:
         if self.service is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
             await self.worker.stop()
             await self.runtime.aclose()
             await self.engine.dispose()

@@ -81,6 +81,28 @@ class ProviderSettings(_Frozen):
     api_key_optional: bool = False  # local servers (Ollama, vLLM) take any key
 
 
+EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+"""Reasoning effort levels, weakest first (one scale for every provider)."""
+
+Effort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
+
+
+class ReasoningSettings(_Frozen):
+    """``reasoning_effort`` of a model: the default, and the most a user may ask for."""
+
+    default: Effort | None = None
+    max: Effort = "high"
+
+
+class Prices(_Frozen):
+    """US dollars per million tokens."""
+
+    input: float = Field(default=0.0, ge=0)
+    output: float = Field(default=0.0, ge=0)
+    cache_read: float = Field(default=0.0, ge=0)
+    cache_write: float = Field(default=0.0, ge=0)
+
+
 class ModelSettings(_Frozen):
     id: str
     provider: str
@@ -91,11 +113,38 @@ class ModelSettings(_Frozen):
     temperature: float | None = None
     supports_images: bool = True
     compaction_threshold: float = Field(default=0.7, gt=0, le=1)
+    reasoning_effort: ReasoningSettings | None = None
+    prices: Prices | None = None
     default: bool = False
 
     @property
     def vendor_model(self) -> str:
         return self.model or self.id
+
+    def efforts(self) -> list[str]:
+        """The reasoning efforts users may pick (empty: the model has no reasoning control)."""
+        if self.reasoning_effort is None:
+            return []
+        return list(EFFORTS[: EFFORTS.index(self.reasoning_effort.max) + 1])
+
+    def effort(self, requested: str | None) -> str | None:
+        """The effort to send: the user's choice (already validated) or the admin default."""
+        if self.reasoning_effort is None:
+            return None
+        return requested or self.reasoning_effort.default
+
+    def cost_micros(self, usage: Mapping[str, int]) -> int:
+        """What ``usage`` cost, in millionths of a dollar (0 when no prices are set)."""
+        p = self.prices
+        if p is None:
+            return 0
+        dollars_per_million = (
+            usage.get("input_tokens", 0) * p.input
+            + usage.get("output_tokens", 0) * p.output
+            + usage.get("cache_read_tokens", 0) * p.cache_read
+            + usage.get("cache_write_tokens", 0) * p.cache_write
+        )
+        return round(dollars_per_million)  # tokens x $/Mtok = micro-dollars
 
 
 class ProviderStatus(_Frozen):

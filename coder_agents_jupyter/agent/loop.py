@@ -31,6 +31,7 @@ from ..events import (
     ErrorEvent,
     MessageEndEvent,
     MessageStartEvent,
+    NoticeEvent,
     ReasoningDeltaEvent,
     TextDeltaEvent,
     ToolCallEvent,
@@ -218,7 +219,17 @@ class ChatRun:
         if self._chat is None or now - self._chat_loaded > 1.0:
             self._chat, self._chat_loaded = await self.rt.store.load(self.chat_id), now
             self.owner = self._chat.owner
-        return self.rt.model_for(self._chat)
+        model = self.rt.model_for(self._chat)
+        if model.id != self._chat.model:  # an admin disabled it: continue, and say so
+            old, self._chat.model = self._chat.model, model.id
+            await self.rt.store.switch_model(self.chat_id, model.id)
+            self.publish(
+                NoticeEvent(
+                    message=f"The model {old} is no longer available; continuing with {model.id}."
+                )
+            )
+            log.info("chat %s: model %s is gone, using %s", self.chat_id, old, model.id)
+        return model
 
     def _answer_orphaned_calls(self) -> None:
         last = self.history[-1] if self.history else None
@@ -251,6 +262,7 @@ class ChatRun:
             tools=[t.spec() for t in self.rt.tools] if with_tools else [],
             max_output_tokens=model.max_output_tokens,
             temperature=model.temperature,
+            reasoning_effort=model.effort(self._chat.reasoning_effort if self._chat else None),
         )
 
     async def _to_model(self, row: MessageRow) -> Message:
@@ -307,7 +319,7 @@ class ChatRun:
         reply = done.message
         if not reply.content:
             reply.content = [TextBlock(text="")]
-        usage = done.usage.model_dump()
+        usage = self._usage(done.usage, model)
         self.save("assistant", _blocks(reply), usage=usage, model=model.id)
         self.publish(
             UsageEvent(
@@ -318,6 +330,13 @@ class ChatRun:
         )
         self.step = _Step()
         return reply
+
+    @staticmethod
+    def _usage(usage: Usage, model: ModelSettings) -> dict[str, int]:
+        """What one call used, with its cost at the model's current prices."""
+        out = usage.model_dump()
+        out["cost_micros"] = model.cost_micros(out)
+        return out
 
     # ----- tools -----
 
@@ -416,7 +435,7 @@ class ChatRun:
         row = self.save(
             "user",
             [{"type": "text", "text": summary}],
-            usage=done.usage.model_dump(),
+            usage=self._usage(done.usage, model),
             model=model.id,
             is_summary=True,
             summary_through_seq=self.history[cut - 1].seq,

@@ -7,6 +7,7 @@ against admin policy (enabled models, image limits, ownership) before it is stor
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,17 @@ class ChatService:
             raise BadRequest(f"Unknown or disabled model {requested!r}. Enabled models: {enabled}.")
         return model
 
+    def pick_effort(self, model: ModelSettings, effort: str | None) -> str | None:
+        if effort is None:
+            return None
+        allowed = model.efforts()
+        if effort not in allowed:
+            choices = ", ".join(allowed) or "none (the model has no reasoning control)"
+            raise BadRequest(
+                f"Reasoning effort {effort!r} is not allowed for {model.id}; choose from {choices}."
+            )
+        return effort
+
     async def content(
         self, caller: Caller, text: str, attachments: list[str], model: ModelSettings
     ) -> list[dict[str, Any]]:
@@ -84,21 +96,36 @@ class ChatService:
         workspace_id: str | None,
         plan_mode: bool,
         attachments: list[str],
+        reasoning_effort: str | None = None,
     ) -> Chat:
         chosen = self.pick_model(model)
+        effort = self.pick_effort(chosen, reasoning_effort)
         if workspace_id is not None:
             await self.store.get_workspace(caller, workspace_id)
         content = await self.content(caller, prompt, attachments, chosen)
         return await self.store.create_chat(
-            caller, content, model=chosen.id, workspace_id=workspace_id, plan_mode=plan_mode
+            caller,
+            content,
+            model=chosen.id,
+            workspace_id=workspace_id,
+            plan_mode=plan_mode,
+            reasoning_effort=effort,
         )
 
     async def send(
-        self, caller: Caller, chat_id: str, text: str, attachments: list[str]
+        self,
+        caller: Caller,
+        chat_id: str,
+        text: str,
+        attachments: list[str],
+        reasoning_effort: str | None = None,
     ) -> tuple[bool, dict[str, Any]]:
         chat = await self.store.get_chat(caller, chat_id)
         model = self.rt.settings.model(chat.model) or self.pick_model(None)
+        effort = self.pick_effort(model, reasoning_effort)
         content = await self.content(caller, text, attachments, model)
+        if effort is not None and effort != chat.reasoning_effort:
+            await self.store.update_chat(caller, chat_id, reasoning_effort=effort)
         queued, row = await self.store.send_message(caller, chat_id, content)
         if isinstance(row, QueuedMessage):
             return queued, queue_item(row)
@@ -112,13 +139,21 @@ class ChatService:
         title: str | None,
         model: str | None,
         plan_mode: bool | None,
+        reasoning_effort: str | None = None,
     ) -> Chat:
-        if model is not None:
-            self.pick_model(model)
+        if model is not None or reasoning_effort is not None:
+            chat = await self.store.get_chat(caller, chat_id)
+            chosen = self.pick_model(model or chat.model)
+            self.pick_effort(chosen, reasoning_effort)
         if title is not None and not title.strip():
             raise BadRequest("The title is empty.")
         return await self.store.update_chat(
-            caller, chat_id, title=title, model=model, plan_mode=plan_mode
+            caller,
+            chat_id,
+            title=title,
+            model=model,
+            plan_mode=plan_mode,
+            reasoning_effort=reasoning_effort,
         )
 
     async def stop(self, caller: Caller, chat_id: str) -> Chat:
@@ -144,6 +179,8 @@ class ChatService:
         out = _chat_fields(chat, usage.get(chat.id, {}))
         if with_children:
             out["children"] = [_chat_fields(c, usage.get(c.id, {})) for c in children]
+            tree = await self.store.usage_totals(await self.store.tree_ids(chat.root_id or chat.id))
+            out["tree_usage"] = _sum_usage(tree.values())
         return out
 
     async def chats_json(self, chats: list[Chat]) -> list[dict[str, Any]]:
@@ -190,6 +227,14 @@ class ChatService:
         return folder.resolve()
 
 
+def _sum_usage(usages: Iterable[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for usage in usages:
+        for key, value in usage.items():
+            total[key] = total.get(key, 0) + value
+    return total
+
+
 def _chat_fields(chat: Chat, usage: dict[str, int]) -> dict[str, Any]:
     return {
         "id": chat.id,
@@ -202,6 +247,7 @@ def _chat_fields(chat: Chat, usage: dict[str, int]) -> dict[str, Any]:
         "forked_from": chat.forked_from,
         "workspace_id": chat.workspace_id,
         "plan_mode": chat.plan_mode,
+        "reasoning_effort": chat.reasoning_effort,
         "archived": chat.archived,
         "error": chat.error,
         "usage": usage,

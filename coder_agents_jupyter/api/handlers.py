@@ -153,6 +153,9 @@ class ModelsHandler(BaseHandler):
                 "context_window": m.context_window,
                 "supports_images": m.supports_images,
                 "default": default is not None and m.id == default.id,
+                "reasoning_efforts": m.efforts(),
+                "default_reasoning_effort": m.effort(None),
+                "prices": m.prices.model_dump() if m.prices else None,
             }
             for m in settings.available_models()
         ]
@@ -201,6 +204,7 @@ class ChatsHandler(BaseHandler):
             workspace_id=body.workspace_id,
             plan_mode=body.plan_mode,
             attachments=body.attachments,
+            reasoning_effort=body.reasoning_effort,
         )
         self.set_header("Location", f"{self.base_url}coder-agents/api/v1/chats/{chat.id}")
         self.reply(await self.service.chat_json(chat), 201)
@@ -216,7 +220,12 @@ class ChatHandler(BaseHandler):
     async def patch(self, chat_id: str) -> None:
         body = self.body(schemas.UpdateChat)
         chat = await self.service.update(
-            self.caller(), chat_id, title=body.title, model=body.model, plan_mode=body.plan_mode
+            self.caller(),
+            chat_id,
+            title=body.title,
+            model=body.model,
+            plan_mode=body.plan_mode,
+            reasoning_effort=body.reasoning_effort,
         )
         self.reply(await self.service.chat_json(chat))
 
@@ -242,7 +251,7 @@ class MessagesHandler(BaseHandler):
     async def post(self, chat_id: str) -> None:
         body = self.body(schemas.SendMessage)
         queued, item = await self.service.send(
-            self.caller(), chat_id, body.content, body.attachments
+            self.caller(), chat_id, body.content, body.attachments, body.reasoning_effort
         )
         self.reply(
             {"queued": queued, ("queued_message" if queued else "message"): item},

@@ -17,11 +17,15 @@ class _Body(BaseModel):
 # ----- requests -----
 
 
+Effort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
+
+
 class CreateChat(_Body):
     prompt: str = Field(max_length=1_000_000)
     model: str | None = None
     workspace_id: str | None = None
     plan_mode: bool = False
+    reasoning_effort: Effort | None = None
     attachments: list[str] = Field(default_factory=list, max_length=20)
 
 
@@ -29,10 +33,12 @@ class UpdateChat(_Body):
     title: str | None = Field(default=None, max_length=200)
     model: str | None = None
     plan_mode: bool | None = None
+    reasoning_effort: Effort | None = None
 
 
 class SendMessage(_Body):
     content: str = Field(max_length=1_000_000)
+    reasoning_effort: Effort | None = None
     attachments: list[str] = Field(default_factory=list, max_length=20)
 
 
@@ -68,6 +74,10 @@ class ModelInfo(BaseModel):
     context_window: int
     supports_images: bool
     default: bool
+    reasoning_efforts: list[Effort]
+    default_reasoning_effort: Effort | None
+    prices: dict[str, float] | None
+    """US dollars per million input / output / cache_read / cache_write tokens."""
 
 
 class ProviderInfo(BaseModel):
@@ -95,6 +105,7 @@ class ChatSummary(BaseModel):
     forked_from: str | None
     workspace_id: str | None
     plan_mode: bool
+    reasoning_effort: Effort | None
     archived: bool
     error: dict[str, Any] | None
     usage: dict[str, int]
@@ -105,6 +116,8 @@ class ChatSummary(BaseModel):
 
 class ChatDetail(ChatSummary):
     children: list[ChatSummary]
+    tree_usage: dict[str, int]
+    """Usage of the whole tree: the root chat and every sub-agent below it."""
 
 
 class MessageOut(BaseModel):

@@ -64,6 +64,7 @@ class Chat(Base):
     root_id: Mapped[str | None] = mapped_column(String(36), default=None)
     forked_from: Mapped[str | None] = mapped_column(String(36), default=None)
     plan_mode: Mapped[bool] = mapped_column(Boolean, default=False)
+    reasoning_effort: Mapped[str | None] = mapped_column(String(20), default=None)
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     worker_id: Mapped[str | None] = mapped_column(String(200), default=None)

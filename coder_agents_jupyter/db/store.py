@@ -153,6 +153,7 @@ class Store:
         model: str,
         workspace_id: str | None = None,
         plan_mode: bool = False,
+        reasoning_effort: str | None = None,
         parent_id: str | None = None,
         title: str | None = None,
     ) -> Chat:
@@ -171,6 +172,7 @@ class Store:
                 parent_id=parent_id,
                 root_id=root_id,
                 plan_mode=plan_mode,
+                reasoning_effort=reasoning_effort,
                 created_at=utcnow(),
                 updated_at=utcnow(),
                 message_count=0,
@@ -234,6 +236,12 @@ class Store:
                 chat.stop_requested = "stop"
             chat.updated_at = utcnow()
         return chat
+
+    async def tree_ids(self, root_id: str) -> list[str]:
+        """A root chat and every sub-agent below it."""
+        async with self._sessions() as s:
+            rows = await s.execute(select(Chat.id).where(Chat.root_id == root_id))
+            return [root_id, *rows.scalars()]
 
     async def usage_totals(self, chat_ids: Sequence[str]) -> dict[str, dict[str, int]]:
         """Summed token usage per chat (from the per-message usage)."""
@@ -510,6 +518,11 @@ class Store:
             if chat is None:
                 raise NotFound(f"No chat with id {chat_id}.")
             return chat
+
+    async def switch_model(self, chat_id: str, model: str) -> None:
+        """The worker moves a chat whose model an admin disabled to the default one."""
+        async with self._tx() as s:
+            await s.execute(update(Chat).where(Chat.id == chat_id).values(model=model))
 
     async def context_messages(self, chat_id: str) -> list[Message]:
         """What the model sees: the latest summary, then every message it does not cover."""
