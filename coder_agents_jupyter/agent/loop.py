@@ -33,11 +33,13 @@ from ..events import (
     MessageStartEvent,
     NoticeEvent,
     ReasoningDeltaEvent,
+    RetryEvent,
     TextDeltaEvent,
     ToolCallEvent,
     ToolResultEvent,
     UsageEvent,
 )
+from ..llm.retry import RetryingProvider, RetryNotice, StreamInterrupted
 from ..llm.types import (
     ImageBlock,
     Message,
@@ -285,12 +287,34 @@ class ChatRun:
     async def _stream(
         self, request: ModelRequest, provider_name: str, *, summary: bool = False
     ) -> StreamDone:
-        provider = self.rt.provider(provider_name)
+        """One model call, retried by the admin's policy. Each retry is a ``retry`` event; a
+        retry after deltas were shown also means "drop the preview", and a fresh
+        ``message_start`` follows."""
+        provider = RetryingProvider(
+            self.rt.provider(provider_name), self.rt.retry_policy(), self._on_retry
+        )
+        first = 1
+        while True:
+            try:
+                return await self._stream_once(provider, request, summary, first)
+            except StreamInterrupted as exc:
+                self.step = _Step()  # the partial answer is discarded, never saved
+                first = await provider.wait_to_restart(exc)
+
+    def _on_retry(self, notice: RetryNotice) -> None:
+        self.publish(
+            RetryEvent(
+                attempt=notice.attempt, delay_seconds=notice.delay_seconds, reason=notice.reason
+            )
+        )
+
+    async def _stream_once(
+        self, provider: RetryingProvider, request: ModelRequest, summary: bool, first: int
+    ) -> StreamDone:
         self.step = _Step(streaming=True, summary=summary)
         self.publish(MessageStartEvent(role="assistant"))
-        started = time.monotonic()
         reasoning_started: float | None = None
-        async for event in provider.stream(request):
+        async for event in provider.stream(request, first_attempt=first):
             if isinstance(event, TextDelta):
                 self.step.text += event.text
                 self.publish(TextDeltaEvent(text=event.text))
@@ -305,17 +329,22 @@ class ChatRun:
                 for block in event.message.content:
                     if isinstance(block, ReasoningBlock) and reasoning_started:
                         block.duration_ms = int((time.monotonic() - reasoning_started) * 1000)
-                log.debug("model step took %.2fs", time.monotonic() - started)
                 return event
         raise ProviderError(
             "the stream ended without a final message",
-            provider=provider_name,
+            provider=provider.name,
             kind="connection",
             retryable=True,
         )
 
     async def _model_step(self, model: ModelSettings) -> Message:
-        done = await self._stream(await self._request(model), model.provider)
+        try:
+            done = await self._stream(await self._request(model), model.provider)
+        except ProviderError as exc:
+            # A context overflow is what compaction is for: compact, then try once more.
+            if exc.kind != "context_overflow" or not await self._maybe_compact(model, force=True):
+                raise
+            done = await self._stream(await self._request(model), model.provider)
         reply = done.message
         if not reply.content:
             reply.content = [TextBlock(text="")]
@@ -407,13 +436,13 @@ class ChatRun:
 
     # ----- compaction -----
 
-    async def _maybe_compact(self, model: ModelSettings) -> None:
+    async def _maybe_compact(self, model: ModelSettings, *, force: bool = False) -> bool:
+        """Summarise the history when the last call used too much of the context window (or
+        when ``force``d). Returns whether it did."""
         last = next((m for m in reversed(self.history) if m.role == "assistant" and m.usage), None)
-        if last is None:
-            return
-        used = Usage.model_validate(last.usage).context_tokens
-        if used < model.compaction_threshold * model.context_window:
-            return
+        used = Usage.model_validate(last.usage).context_tokens if last else 0
+        if not force and used < model.compaction_threshold * model.context_window:
+            return False
         # Trailing user messages the model has not answered stay verbatim after the summary.
         cut = len(self.history)
         while (
@@ -423,7 +452,7 @@ class ChatRun:
         ):
             cut -= 1
         if cut == 0:
-            return
+            return False
         keep, self.history = self.history[cut:], self.history[:cut]
         try:
             ask = Message(role="user", content=[TextBlock(text=prompts.COMPACTION_PROMPT)])
@@ -442,3 +471,4 @@ class ChatRun:
         )
         self.history = [row, *keep]
         log.info("chat %s compacted at %d of %d tokens", self.chat_id, used, model.context_window)
+        return True

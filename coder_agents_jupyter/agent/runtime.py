@@ -17,6 +17,7 @@ from ..db.store import Store
 from ..errors import ProviderError, WorkspaceError
 from ..events import EventBus
 from ..llm.base import Provider
+from ..llm.retry import RetryPolicy
 from ..settings import ModelSettings, Settings
 from ..tools.base import Tool
 from ..tools.workspace_tools import workspace_tools
@@ -51,6 +52,15 @@ class Runtime:
                 kind="config",
             )
         return model
+
+    def retry_policy(self) -> RetryPolicy:
+        lim = self.settings.limits
+        return RetryPolicy(
+            max_attempts=lim.retry_max_attempts,
+            base_delay=lim.retry_base_delay,
+            max_delay=lim.retry_max_delay,
+            silence_timeout=lim.stream_silence_seconds,
+        )
 
     def provider(self, name: str) -> Provider:
         if name not in self._providers:

@@ -13,6 +13,7 @@ embeds the whole body) with known secrets and anything shaped like an API key ma
 from __future__ import annotations
 
 import email.utils
+import json
 import re
 import time
 from collections.abc import Iterable, Mapping
@@ -194,6 +195,16 @@ def to_provider_error(
             f"the connection to the provider broke ({type(exc).__name__})",
             provider=provider,
             kind="connection",
+            retryable=True,
+        )
+    # Both SDKs ``json.loads`` each SSE ``data:`` line and let a decode error escape as is. A cut
+    # or garbled event is usually damage in transit (proxies), so another attempt may succeed.
+    # Only the parser's position goes in the message, never the payload.
+    if isinstance(exc, json.JSONDecodeError):
+        return ProviderError(
+            f"the provider sent a malformed stream event (invalid JSON at character {exc.pos})",
+            provider=provider,
+            kind="generic",
             retryable=True,
         )
     return None

@@ -13,10 +13,9 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import openai
-
 from ..errors import ProviderError
 from .errors import map_provider_errors
+from .openai_client import AzureConfig, make_openai_client
 from .types import (
     ImageBlock,
     Message,
@@ -47,7 +46,8 @@ _REASONING_FIELDS = ("reasoning_content", "reasoning")
 
 
 class OpenAIChatProvider:
-    """One Chat Completions endpoint. ``base_url`` includes the ``/v1`` part."""
+    """One Chat Completions endpoint. ``base_url`` includes the ``/v1`` part; ``azure`` replaces it
+    for an Azure OpenAI resource (see ``openai_client.AzureConfig``)."""
 
     def __init__(
         self,
@@ -59,18 +59,20 @@ class OpenAIChatProvider:
         timeout: float = 600.0,
         include_usage: bool = True,
         max_tokens_param: Literal["max_completion_tokens", "max_tokens"] = "max_completion_tokens",
+        azure: AzureConfig | None = None,
     ) -> None:
         self.name = name
         self._api_key = api_key
         # Some compatible servers reject ``stream_options``; some only know ``max_tokens``.
         self.include_usage = include_usage
         self.max_tokens_param = max_tokens_param
-        self._client = openai.AsyncOpenAI(
+        self._client = make_openai_client(
             api_key=api_key,
             base_url=base_url,
-            default_headers=headers,
+            headers=headers,
             max_retries=max_retries,
             timeout=timeout,
+            azure=azure,
         )
 
     async def aclose(self) -> None:

@@ -1,4 +1,8 @@
-"""Build provider clients from settings: the provider type picks the wire protocol."""
+"""Build provider clients from settings: the provider type picks the wire protocol.
+
+The SDKs' own retries are off (``max_retries=0``): ``llm.retry`` retries with the admin's
+policy and tells users about each retry.
+"""
 
 from __future__ import annotations
 
@@ -21,8 +25,10 @@ def make_provider(settings: Settings, name: str) -> Provider:
         from .anthropic import AnthropicProvider
 
         return AnthropicProvider(
-            name, api_key=key or "none", base_url=base_url, headers=cfg.headers
+            name, api_key=key or "none", base_url=base_url, headers=cfg.headers, max_retries=0
         )
     from .openai_chat import OpenAIChatProvider
 
-    return OpenAIChatProvider(name, api_key=key or "none", base_url=base_url, headers=cfg.headers)
+    return OpenAIChatProvider(
+        name, api_key=key or "none", base_url=base_url, headers=cfg.headers, max_retries=0
+    )

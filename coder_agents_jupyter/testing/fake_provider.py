@@ -1,5 +1,13 @@
 """A fake LLM vendor: a real HTTP server speaking the Anthropic and OpenAI wire protocols.
 
+Routes: Anthropic ``POST /v1/messages``; OpenAI Chat Completions ``POST /v1/chat/completions``;
+OpenAI Responses ``POST /v1/responses``; and Azure OpenAI's shapes of the OpenAI two, the v1 form
+(``/openai/v1/chat/completions``, ``/openai/v1/responses``) and the classic one
+(``/openai/deployments/{deployment}/chat/completions?api-version=...``, ``/openai/responses?...``,
+``/openai/deployments/{deployment}/responses?...``). Keys are read from ``x-api-key``, ``api-key``
+(Azure) or ``Authorization: Bearer``. Each ``RecordedRequest`` says which protocol it spoke, its
+path and its query.
+
 It runs on 127.0.0.1 in its own thread with its own event loop, so sync tests, async tests and
 Jupyter servers in subprocesses can all point an official SDK at it. Behaviour is scripted::
 
@@ -14,6 +22,18 @@ message text) keeps its own cursor. Requests whose last user message contains
 ``[fake-llm conversation N]`` tag so that a compacted chat, whose context now starts with the
 summary, still continues its own script where it was.
 
+Faults (``reply(..., fault=...)``) script how one answer breaks, the same way for every protocol
+because they act on the encoded SSE frames (one frame = one ``event:``/``data:`` block)::
+
+    reply(fault=http_error(429, retry_after=2))   # vendor error body, exactly these headers
+    reply(text("hi"), fault=disconnect_after(3))   # 3 frames, then FIN before the body ends
+    reply(text("hi"), fault=malformed_event(2))    # frame 2 (pings skipped) has broken JSON
+    reply(text("hi"), fault=stall(30, after=1))    # 1 frame, 30 s of silence, then the rest
+
+Unlike ``error=``, ``http_error`` adds no ``retry-after-ms`` header, so a client's own backoff
+shows. The Anthropic writer sends ``message_start`` and ``ping`` before the first content frame;
+Chat Completions starts with a role-only chunk. Neither yields text until frame 3 / frame 1.
+
 Run ``python -m coder_agents_jupyter.testing.fake_provider`` for a standalone server whose
 "default" script is ``DEMO_SCRIPT`` (a clearly labelled scripted demo, no AI).
 """
@@ -22,27 +42,37 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import hashlib
 import http
 import json
 import re
 import threading
-import time
+import urllib.parse
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from ..llm.types import Usage
+from .fake_wire import (
+    Part,
+    TextPart,
+    ThinkingPart,
+    ToolCallPart,
+    anthropic_message,
+    anthropic_stream,
+    chat_completion,
+    chat_stream,
+    responses_object,
+    responses_stream,
+)
 
 SUMMARY_REQUEST_MARKER = "<<compact-conversation>>"
 DEFAULT_SUMMARY_TEXT = "SUMMARY: the conversation so far, summarised by the fake model."
 EXHAUSTED_TEXT = "(script exhausted)"
 
-Protocol = Literal["anthropic", "chat"]
+Protocol = Literal["anthropic", "chat", "responses"]
 
 _TAG = re.compile(r"#([A-Za-z0-9_][\w.-]*)")
 _CONVERSATION_TAG = re.compile(r"\[fake-llm conversation (\d+)\]")
@@ -52,25 +82,20 @@ _RETRY_HEADERS = ("retry-after", "retry-after-ms")
 # ----- what a script says -----
 
 
-@dataclass(frozen=True)
-class TextPart:
-    text: str
+FaultKind = Literal["http_error", "disconnect", "malformed", "stall"]
 
 
 @dataclass(frozen=True)
-class ThinkingPart:
-    text: str
-    signature: str | None = None
+class Fault:
+    """How one scripted answer breaks; build it with ``http_error``, ``disconnect_after``,
+    ``malformed_event`` or ``stall``. ``after`` counts SSE frames sent intact first."""
 
-
-@dataclass(frozen=True)
-class ToolCallPart:
-    name: str
-    arguments: dict[str, Any] = field(default_factory=dict)
-    id: str | None = None
-
-
-Part = TextPart | ThinkingPart | ToolCallPart
+    kind: FaultKind
+    after: int = 0
+    seconds: float = 0.0
+    status: int = 0
+    message: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -80,7 +105,8 @@ class Reply:
     ``error=(status, body, headers)`` answers an HTTP error instead; ``stream_error`` (a vendor
     error object such as ``{"type": "overloaded_error", "message": "Overloaded"}``) is sent inside
     the stream after the parts. ``stop_reason`` overrides the neutral stop reason
-    (end_turn/tool_use/max_tokens/refusal/content_filter).
+    (end_turn/tool_use/max_tokens/refusal/content_filter). ``fault`` breaks the answer on purpose
+    (see the module docstring).
     """
 
     parts: tuple[Part, ...] = ()
@@ -89,6 +115,7 @@ class Reply:
     error: tuple[int, Any, dict[str, str]] | None = None
     stop_reason: str | None = None
     stream_error: dict[str, Any] | None = None
+    fault: Fault | None = None
 
 
 @dataclass(frozen=True)
@@ -145,12 +172,13 @@ def reply(
     error: tuple[int, Any] | tuple[int, Any, dict[str, str]] | None = None,
     stop_reason: str | None = None,
     stream_error: dict[str, Any] | None = None,
+    fault: Fault | None = None,
 ) -> Reply:
     """A scripted answer made of text, thinking and tool-call parts (in stream order)."""
     err: tuple[int, Any, dict[str, str]] | None = None
     if error is not None:
         err = (int(error[0]), error[1], dict(error[2]) if len(error) > 2 else {})  # type: ignore[misc]
-    return Reply(tuple(parts), usage, delay, err, stop_reason, stream_error)
+    return Reply(tuple(parts), usage, delay, err, stop_reason, stream_error, fault)
 
 
 def repeat(entry: Reply | RawReply | ReplyFn) -> Repeat:
@@ -166,6 +194,35 @@ def raw(source: str | Path | bytes, *, chunk_size: int | None = None) -> RawRepl
     return RawReply(path.read_bytes(), path.name.endswith(".datalines.txt"), chunk_size)
 
 
+def http_error(
+    status: int,
+    message: str | None = None,
+    *,
+    retry_after: float | None = None,
+    headers: dict[str, str] | None = None,
+) -> Fault:
+    """Answer HTTP ``status`` with the protocol's own error body and exactly these headers."""
+    sent = {k.lower(): v for k, v in (headers or {}).items()}
+    if retry_after is not None:
+        sent["retry-after"] = f"{retry_after:g}"
+    return Fault("http_error", status=status, message=message, headers=tuple(sent.items()))
+
+
+def disconnect_after(frames: int) -> Fault:
+    """Send ``frames`` SSE frames, then close the socket without finishing the chunked body."""
+    return Fault("disconnect", after=frames)
+
+
+def malformed_event(after: int = 0) -> Fault:
+    """Send ``after`` frames intact, then one whose JSON is cut in half (pings are skipped)."""
+    return Fault("malformed", after=after)
+
+
+def stall(seconds: float, after: int = 0) -> Fault:
+    """Send ``after`` frames, go silent for ``seconds`` (connection kept open), then go on."""
+    return Fault("stall", after=after, seconds=seconds)
+
+
 @dataclass(frozen=True)
 class RecordedRequest:
     path: str
@@ -173,6 +230,8 @@ class RecordedRequest:
     body: Any
     script: str | None
     index: int | None
+    protocol: Protocol | None = None  # None: not a model call (e.g. GET /v1/models)
+    query: dict[str, str] = field(default_factory=dict)
 
 
 # ----- the server -----
@@ -284,17 +343,18 @@ class FakeLLM:
             self._requests.clear()
             self.summary_text = DEFAULT_SUMMARY_TEXT
 
-    def _choose(self, path: str, headers: dict[str, str], body: dict[str, Any]) -> Reply | RawReply:
+    def _choose(self, seen: RecordedRequest) -> Reply | RawReply:
         """Record the request and decide its answer (callables are called outside the lock)."""
         entry: ReplyEntry | None
+        body: dict[str, Any] = seen.body
         with self._lock:
             if self._replays:
-                self._requests.append(RecordedRequest(path, headers, body, None, None))
+                self._requests.append(seen)
                 return self._replays.popleft()
             key = self._conversation_key(body)
             script = key[0]
             if SUMMARY_REQUEST_MARKER in last_user_text(body):
-                self._requests.append(RecordedRequest(path, headers, body, script, None))
+                self._requests.append(replace(seen, script=script))
                 conversation = self._conversation_ids[key]
                 return reply(text(f"{self.summary_text}\n\n[fake-llm conversation {conversation}]"))
             index = self._cursors.get(key, 0)
@@ -302,7 +362,7 @@ class FakeLLM:
             entry = entries[index] if index < len(entries) else None
             if not isinstance(entry, Repeat):
                 self._cursors[key] = index + 1
-            self._requests.append(RecordedRequest(path, headers, body, script, index))
+            self._requests.append(replace(seen, script=script, index=index))
         if entry is None:
             return reply(text(EXHAUSTED_TEXT))
         if isinstance(entry, Reply | RawReply):
@@ -381,14 +441,13 @@ class FakeLLM:
 
     async def _dispatch(self, request: _HttpRequest, writer: asyncio.StreamWriter) -> None:
         path = request.path
-        protocol: Protocol | None = None
-        if path.endswith("/messages"):
-            protocol = "anthropic"
-        elif path.endswith("/chat/completions"):
-            protocol = "chat"
+        protocol = _protocol_of(path)
+        query = dict(urllib.parse.parse_qsl(request.query))
         if request.method == "GET" and path.rstrip("/").endswith("/models"):
             with self._lock:
-                self._requests.append(RecordedRequest(path, request.headers, None, None, None))
+                self._requests.append(
+                    RecordedRequest(path, request.headers, None, None, None, query=query)
+                )
                 names = list(self._scripts)
             await _send_json(
                 writer, 200, _models_body(names, "anthropic-version" in request.headers)
@@ -408,15 +467,14 @@ class FakeLLM:
                 writer, 400, _error_body(protocol, 400, "request body is not a JSON object")
             )
             return
+        seen = RecordedRequest(path, request.headers, body, None, None, protocol, query)
         if self.api_key is not None and _presented_key(request.headers) != self.api_key:
             with self._lock:
-                self._requests.append(RecordedRequest(path, request.headers, body, None, None))
+                self._requests.append(seen)
             await _send_json(writer, 401, _error_body(protocol, 401, "invalid API key"))
             return
         try:
-            answer = await asyncio.get_running_loop().run_in_executor(
-                None, self._choose, path, request.headers, body
-            )
+            answer = await asyncio.get_running_loop().run_in_executor(None, self._choose, seen)
         except Exception as exc:  # noqa: BLE001 - a broken reply function must not hang a test
             message = f"fake LLM: the scripted reply function failed: {exc!r}"
             error = _error_body(protocol, 500, message)
@@ -427,20 +485,21 @@ class FakeLLM:
         elif answer.error is not None:
             status, error_body, headers = answer.error
             await _send_json(writer, status, error_body, _error_headers(status, headers))
+        elif answer.fault is not None and answer.fault.kind == "http_error":
+            await _send_fault_error(writer, protocol, answer.fault)
         elif not body.get("stream"):
-            encode = _anthropic_message if protocol == "anthropic" else _chat_completion
-            await _send_json(writer, 200, encode(answer, body))
+            await _send_json(writer, 200, _whole_answer(protocol, answer, body))
         else:
-            frames = (
-                _anthropic_stream(answer, body)
-                if protocol == "anthropic"
-                else _chat_stream(answer, body)
-            )
+            frames = _stream_frames(protocol, answer, body)
             delay = answer.delay if answer.delay is not None else self.chunk_delay
-            await _send_stream(writer, frames, delay)
+            await _send_stream(writer, frames, delay, answer.fault)
 
 
 # ----- request helpers shared by the server and DEMO_SCRIPT -----
+
+
+# Text parts: ``text`` (Anthropic, Chat Completions) and ``input_text`` (Responses).
+_TEXT_PARTS = ("text", "input_text")
 
 
 def _content_text(content: Any) -> str:
@@ -450,16 +509,22 @@ def _content_text(content: Any) -> str:
         return "\n".join(
             part.get("text", "")
             for part in content
-            if isinstance(part, dict) and part.get("type") == "text"
+            if isinstance(part, dict) and part.get("type") in _TEXT_PARTS
         )
     return ""
 
 
+def _conversation(body: dict[str, Any]) -> list[Any]:
+    """``messages`` (Anthropic, Chat Completions) or the Responses ``input`` (list or string)."""
+    if "messages" in body or "input" not in body:
+        return body.get("messages") or []
+    items = body["input"]
+    return [{"role": "user", "content": items}] if isinstance(items, str) else items or []
+
+
 def _user_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
-    # Both protocols call it role "user" (Anthropic tool results live there too).
-    return [
-        m for m in body.get("messages") or [] if isinstance(m, dict) and m.get("role") == "user"
-    ]
+    # Every protocol calls it role "user" (Anthropic tool results live there too).
+    return [m for m in _conversation(body) if isinstance(m, dict) and m.get("role") == "user"]
 
 
 def first_user_text(body: dict[str, Any]) -> str:
@@ -470,7 +535,9 @@ def first_user_text(body: dict[str, Any]) -> str:
     content = users[0].get("content")
     if isinstance(content, list):
         texts = [
-            p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"
+            p.get("text", "")
+            for p in content
+            if isinstance(p, dict) and p.get("type") in _TEXT_PARTS
         ]
         return texts[0] if texts else ""
     return _content_text(content)
@@ -495,14 +562,16 @@ def last_prompt(body: dict[str, Any]) -> str:
 
 
 def turn_tool_results(body: dict[str, Any]) -> list[str]:
-    """The tool results sent since the last user prompt (text), in order, for either protocol."""
+    """The tool results sent since the last user prompt (text), in order, for any protocol."""
     results: list[str] = []
-    for message in body.get("messages") or []:
+    for message in _conversation(body):
         if not isinstance(message, dict):
             continue
         role, content = message.get("role"), message.get("content")
         if role == "tool":
             results.append(_content_text(content))
+        elif message.get("type") == "function_call_output":
+            results.append(_content_text(message.get("output")))
         elif role == "user":
             blocks = content if isinstance(content, list) else []
             found = [
@@ -519,30 +588,6 @@ def turn_tool_results(body: dict[str, Any]) -> list[str]:
 # ----- encoding scripted replies -----
 
 
-def _chunks(value: str, size: int = 12) -> list[str]:
-    """Split text at word boundaries into several small deltas so streaming is visible."""
-    pieces: list[str] = []
-    current = ""
-    for token in re.findall(r"\S+\s*|\s+", value):
-        current += token
-        if len(current) >= size:
-            pieces.append(current)
-            current = ""
-    if current:
-        pieces.append(current)
-    return pieces
-
-
-def _fragments(arguments: dict[str, Any], size: int = 16) -> list[str]:
-    encoded = json.dumps(arguments)
-    return [encoded[i : i + size] for i in range(0, len(encoded), size)]
-
-
-def _fake_signature(value: str) -> str:
-    digest = hashlib.sha256(value.encode()).hexdigest()[:32]
-    return base64.b64encode(f"fake-signature:{digest}".encode()).decode()
-
-
 def _usage_of(answer: Reply, body: dict[str, Any]) -> Usage:
     if answer.usage is not None:
         return answer.usage
@@ -551,216 +596,46 @@ def _usage_of(answer: Reply, body: dict[str, Any]) -> Usage:
         for p in answer.parts
     )
     return Usage(
-        input_tokens=len(json.dumps(body.get("messages") or [])) // 4,
+        input_tokens=len(json.dumps(_conversation(body))) // 4,
         output_tokens=max(1, produced // 4),
     )
 
 
-def _stop_reason(answer: Reply, protocol: Protocol) -> str:
-    neutral = answer.stop_reason or (
+def _neutral_stop(answer: Reply) -> str:
+    return answer.stop_reason or (
         "tool_use" if any(isinstance(p, ToolCallPart) for p in answer.parts) else "end_turn"
     )
-    if protocol == "anthropic":
-        return neutral if neutral != "content_filter" else "refusal"
-    return {
-        "end_turn": "stop",
-        "tool_use": "tool_calls",
-        "max_tokens": "length",
-        "content_filter": "content_filter",
-        "refusal": "stop",
-    }.get(neutral, "stop")
 
 
-def _call_id(part: ToolCallPart, protocol: Protocol) -> str:
-    if part.id:
-        return part.id
-    return ("toolu_fake" if protocol == "anthropic" else "call_fake") + uuid.uuid4().hex[:20]
-
-
-def _anthropic_usage(usage: Usage) -> dict[str, int]:
-    return {
-        "input_tokens": usage.input_tokens,
-        "cache_creation_input_tokens": usage.cache_write_tokens,
-        "cache_read_input_tokens": usage.cache_read_tokens,
-        "output_tokens": usage.output_tokens,
-    }
-
-
-def _anthropic_stream(answer: Reply, body: dict[str, Any]) -> Iterator[bytes]:
-    usage = _usage_of(answer, body)
-    start_usage = {**_anthropic_usage(usage), "output_tokens": 1}
-    message = {
-        "id": f"msg_fake{uuid.uuid4().hex[:20]}",
-        "type": "message",
-        "role": "assistant",
-        "model": body.get("model", "fake"),
-        "content": [],
-        "stop_reason": None,
-        "stop_sequence": None,
-        "usage": start_usage,
-    }
-    yield _sse({"type": "message_start", "message": message}, event=True)
-    yield _sse({"type": "ping"}, event=True)
-    index = 0
-    for part in answer.parts:
-        if isinstance(part, TextPart):
-            if not part.text:
-                continue
-            start: dict[str, Any] = {"type": "text", "text": ""}
-            deltas = [{"type": "text_delta", "text": c} for c in _chunks(part.text)]
-        elif isinstance(part, ThinkingPart):
-            start = {"type": "thinking", "thinking": "", "signature": ""}
-            deltas = [{"type": "thinking_delta", "thinking": c} for c in _chunks(part.text)]
-            signature = part.signature or _fake_signature(part.text)
-            deltas.append({"type": "signature_delta", "signature": signature})
-        else:
-            start = {
-                "type": "tool_use",
-                "id": _call_id(part, "anthropic"),
-                "name": part.name,
-                "input": {},
-            }
-            fragments = [""] + _fragments(part.arguments)  # the real API starts with ""
-            deltas = [{"type": "input_json_delta", "partial_json": f} for f in fragments]
-        yield _sse({"type": "content_block_start", "index": index, "content_block": start}, True)
-        for delta in deltas:
-            yield _sse({"type": "content_block_delta", "index": index, "delta": delta}, True)
-        yield _sse({"type": "content_block_stop", "index": index}, True)
-        index += 1
-    if answer.stream_error is not None:
-        yield _sse({"type": "error", "error": answer.stream_error}, True)
-        return
-    yield _sse(
-        {
-            "type": "message_delta",
-            "delta": {"stop_reason": _stop_reason(answer, "anthropic"), "stop_sequence": None},
-            "usage": _anthropic_usage(usage),
-        },
-        True,
+def _stream_frames(protocol: Protocol, answer: Reply, body: dict[str, Any]) -> Iterator[bytes]:
+    """The SSE frames of a scripted answer in ``protocol``'s encoding (writers: ``fake_wire``)."""
+    write = {"anthropic": anthropic_stream, "chat": chat_stream, "responses": responses_stream}
+    return write[protocol](
+        answer.parts,
+        body,
+        usage=_usage_of(answer, body),
+        stop=_neutral_stop(answer),
+        stream_error=answer.stream_error,
     )
-    yield _sse({"type": "message_stop"}, True)
 
 
-def _anthropic_message(answer: Reply, body: dict[str, Any]) -> dict[str, Any]:
-    content: list[dict[str, Any]] = []
-    for part in answer.parts:
-        if isinstance(part, TextPart) and part.text:
-            content.append({"type": "text", "text": part.text})
-        elif isinstance(part, ThinkingPart):
-            signature = part.signature or _fake_signature(part.text)
-            content.append({"type": "thinking", "thinking": part.text, "signature": signature})
-        elif isinstance(part, ToolCallPart):
-            content.append(
-                {
-                    "type": "tool_use",
-                    "id": _call_id(part, "anthropic"),
-                    "name": part.name,
-                    "input": part.arguments,
-                }
-            )
-    return {
-        "id": f"msg_fake{uuid.uuid4().hex[:20]}",
-        "type": "message",
-        "role": "assistant",
-        "model": body.get("model", "fake"),
-        "content": content,
-        "stop_reason": _stop_reason(answer, "anthropic"),
-        "stop_sequence": None,
-        "usage": _anthropic_usage(_usage_of(answer, body)),
-    }
+def _whole_answer(protocol: Protocol, answer: Reply, body: dict[str, Any]) -> dict[str, Any]:
+    """The non-streaming JSON body of a scripted answer."""
+    write = {"anthropic": anthropic_message, "chat": chat_completion, "responses": responses_object}
+    return write[protocol](
+        answer.parts, body, usage=_usage_of(answer, body), stop=_neutral_stop(answer)
+    )
 
 
-def _chat_usage(usage: Usage) -> dict[str, Any]:
-    prompt = usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": usage.output_tokens,
-        "total_tokens": prompt + usage.output_tokens,
-        "prompt_tokens_details": {"cached_tokens": usage.cache_read_tokens, "audio_tokens": 0},
-        "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
-    }
-
-
-def _chat_stream(answer: Reply, body: dict[str, Any]) -> Iterator[bytes]:
-    base = {
-        "id": f"chatcmpl-fake{uuid.uuid4().hex[:20]}",
-        "object": "chat.completion.chunk",
-        "created": int(time.time()),
-        "model": body.get("model", "fake"),
-        "system_fingerprint": "fp_fake",
-    }
-
-    def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-        return _sse({**base, "choices": [choice]})
-
-    starts_with_call = bool(answer.parts) and isinstance(answer.parts[0], ToolCallPart)
-    yield chunk({"role": "assistant", "content": None if starts_with_call else ""})
-    call_index = 0
-    for part in answer.parts:
-        if isinstance(part, TextPart):
-            for piece in _chunks(part.text):
-                yield chunk({"content": piece})
-        elif isinstance(part, ThinkingPart):
-            for piece in _chunks(part.text):
-                yield chunk({"reasoning_content": piece})
-        else:
-            first = {
-                "index": call_index,
-                "id": _call_id(part, "chat"),
-                "type": "function",
-                "function": {"name": part.name, "arguments": ""},
-            }
-            yield chunk({"tool_calls": [first]})
-            for fragment in _fragments(part.arguments):
-                yield chunk(
-                    {"tool_calls": [{"index": call_index, "function": {"arguments": fragment}}]}
-                )
-            call_index += 1
-    if answer.stream_error is not None:
-        yield _sse({**base, "choices": [], "error": answer.stream_error})
-        yield b"data: [DONE]\n\n"
-        return
-    yield chunk({}, _stop_reason(answer, "chat"))
-    if (body.get("stream_options") or {}).get("include_usage"):
-        yield _sse({**base, "choices": [], "usage": _chat_usage(_usage_of(answer, body))})
-    yield b"data: [DONE]\n\n"
-
-
-def _chat_completion(answer: Reply, body: dict[str, Any]) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": None}
-    texts = [p.text for p in answer.parts if isinstance(p, TextPart)]
-    reasoning = [p.text for p in answer.parts if isinstance(p, ThinkingPart)]
-    calls = [p for p in answer.parts if isinstance(p, ToolCallPart)]
-    if texts:
-        message["content"] = "".join(texts)
-    if reasoning:
-        message["reasoning_content"] = "".join(reasoning)
-    if calls:
-        message["tool_calls"] = [
-            {
-                "id": _call_id(p, "chat"),
-                "type": "function",
-                "function": {"name": p.name, "arguments": json.dumps(p.arguments)},
-            }
-            for p in calls
-        ]
-    return {
-        "id": f"chatcmpl-fake{uuid.uuid4().hex[:20]}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": body.get("model", "fake"),
-        "choices": [
-            {"index": 0, "message": message, "finish_reason": _stop_reason(answer, "chat")}
-        ],
-        "usage": _chat_usage(_usage_of(answer, body)),
-    }
-
-
-def _sse(data: dict[str, Any], event: bool = False) -> bytes:
-    payload = json.dumps(data, separators=(",", ":"))
-    head = f"event: {data['type']}\n" if event else ""
-    return f"{head}data: {payload}\n\n".encode()
+def _protocol_of(path: str) -> Protocol | None:
+    """The protocol a POST path speaks, for OpenAI, Anthropic and both Azure URL forms."""
+    if path.endswith("/messages"):
+        return "anthropic"
+    if path.endswith("/chat/completions"):
+        return "chat"
+    if path.endswith("/responses"):
+        return "responses"
+    return None
 
 
 def _error_body(protocol: Protocol, status: int, message: str) -> dict[str, Any]:
@@ -781,8 +656,9 @@ def _error_headers(status: int, headers: dict[str, str]) -> dict[str, str]:
 
 
 def _presented_key(headers: dict[str, str]) -> str | None:
-    if "x-api-key" in headers:
-        return headers["x-api-key"]
+    for name in ("x-api-key", "api-key"):  # Anthropic; Azure OpenAI
+        if name in headers:
+            return headers[name]
     auth = headers.get("authorization", "")
     return auth[7:] if auth.lower().startswith("bearer ") else None
 
@@ -811,7 +687,7 @@ def _raw_frames(answer: RawReply, protocol: Protocol) -> list[bytes]:
         for line in answer.data.decode().splitlines():
             if not line.strip():
                 continue
-            if protocol == "anthropic":
+            if protocol in ("anthropic", "responses"):  # both name each event
                 event = json.loads(line).get("type", "message")
                 frames.append(f"event: {event}\ndata: {line}\n\n".encode())
             else:
@@ -836,6 +712,7 @@ class _HttpRequest:
     path: str
     headers: dict[str, str]
     body: bytes
+    query: str = ""
 
 
 async def _read_request(reader: asyncio.StreamReader) -> _HttpRequest | None:
@@ -863,7 +740,8 @@ async def _read_request(reader: asyncio.StreamReader) -> _HttpRequest | None:
         body = b"".join(parts)
     else:
         body = b""
-    return _HttpRequest(method, target.split("?", 1)[0], headers, body)
+    path, _, query = target.partition("?")
+    return _HttpRequest(method, path, headers, body, query)
 
 
 def _status_line(status: int) -> bytes:
@@ -909,7 +787,12 @@ async def _send_chunk(writer: asyncio.StreamWriter, data: bytes) -> None:
     await writer.drain()
 
 
-async def _send_stream(writer: asyncio.StreamWriter, frames: Iterator[bytes], delay: float) -> None:
+async def _send_stream(
+    writer: asyncio.StreamWriter, frames: Iterator[bytes], delay: float, fault: Fault | None = None
+) -> None:
+    if fault is not None:
+        await _send_faulty_stream(writer, frames, delay, fault)
+        return
     await _start_stream(writer, 200, "text/event-stream; charset=utf-8")
     for i, frame in enumerate(frames):
         if delay and i:
@@ -925,6 +808,99 @@ async def _send_raw(writer: asyncio.StreamWriter, protocol: Protocol, answer: Ra
         await _send_chunk(writer, piece)
     writer.write(b"0\r\n\r\n")
     await writer.drain()
+
+
+# ----- fault injection (protocol-agnostic: works on encoded SSE frames) -----
+
+_FAULT_ANTHROPIC_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+_FAULT_OPENAI_CODES = {401: "invalid_api_key", 429: "rate_limit_exceeded"}
+
+
+def vendor_error_body(protocol: str, status: int, message: str) -> dict[str, Any]:
+    """The error body a vendor sends with ``status``: Anthropic's shape, else OpenAI's."""
+    if protocol == "anthropic":
+        kind = _FAULT_ANTHROPIC_TYPES.get(status, "api_error")
+        return {
+            "type": "error",
+            "error": {"type": kind, "message": message},
+            "request_id": f"req_fake{uuid.uuid4().hex[:20]}",
+        }
+    kind = "server_error" if status >= 500 else "invalid_request_error"
+    if status == 429:
+        kind = "requests"
+    error = {
+        "message": message,
+        "type": kind,
+        "param": None,
+        "code": _FAULT_OPENAI_CODES.get(status),
+    }
+    return {"error": error}
+
+
+async def _send_fault_error(writer: asyncio.StreamWriter, protocol: str, fault: Fault) -> None:
+    message = fault.message or f"fake LLM: scripted HTTP {fault.status}"
+    body = vendor_error_body(protocol, fault.status, message)
+    await _send_json(writer, fault.status, body, dict(fault.headers))
+
+
+def _is_keepalive(frame: bytes) -> bool:
+    """A frame clients skip without parsing: comments only, or an Anthropic ``ping``."""
+    lines = frame.decode("utf-8", "replace").splitlines()
+    return "event: ping" in lines or not any(line.startswith("data:") for line in lines)
+
+
+def _corrupt(frame: bytes) -> bytes:
+    """The frame with every ``data:`` payload cut in half: a JSON prefix never parses."""
+    out = []
+    for line in frame.decode("utf-8", "replace").split("\n"):
+        if line.startswith("data:"):
+            payload = line[5:].strip()
+            line = "data: " + payload[: max(1, len(payload) // 2)]
+        out.append(line)
+    return "\n".join(out).encode()
+
+
+async def _send_faulty_stream(
+    writer: asyncio.StreamWriter, frames: Iterator[bytes], delay: float, fault: Fault
+) -> None:
+    """Stream ``frames`` like ``_send_stream`` but break it as ``fault`` says."""
+    await _start_stream(writer, 200, "text/event-stream; charset=utf-8")
+    done = False  # the fault has happened (each happens once)
+    for i, frame in enumerate(frames):
+        if i >= fault.after and not done:
+            if fault.kind == "disconnect":
+                await _hang_up(writer)
+            elif fault.kind == "stall":
+                await asyncio.sleep(fault.seconds)
+                done = True
+            elif fault.kind == "malformed" and not _is_keepalive(frame):
+                frame = _corrupt(frame)
+                done = True
+        if delay and i:
+            await asyncio.sleep(delay)
+        await _send_chunk(writer, frame)
+    if fault.kind == "disconnect":
+        await _hang_up(writer)  # asked for more frames than the answer has: still never finish
+    writer.write(b"0\r\n\r\n")
+    await writer.drain()
+
+
+async def _hang_up(writer: asyncio.StreamWriter) -> None:
+    """Close the socket mid-body (FIN after what was sent) and end this connection."""
+    writer.close()
+    await writer.wait_closed()
+    # Caught by ``_serve_connection``: stops it reading further requests from a dead socket.
+    raise ConnectionAbortedError("fake LLM: scripted disconnect")
 
 
 # ----- the demo model -----
