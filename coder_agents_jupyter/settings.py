@@ -28,13 +28,14 @@ ProviderType = Literal[
     "vercel",
 ]
 
-# Wire protocol each provider type speaks (issue 3 adds the rest of the matrix).
+# The wire protocol each provider type speaks by default (``api`` may pick Chat Completions
+# for the OpenAI types: older Azure api-versions and some gateways have no Responses API).
 PROVIDER_PROTOCOL: dict[str, str] = {
     "anthropic": "anthropic",
-    "bedrock": "anthropic",
-    "openai": "openai-chat",
+    "bedrock": "bedrock",
+    "openai": "openai-responses",
     "openai-compatible": "openai-chat",
-    "azure-openai": "openai-chat",
+    "azure-openai": "openai-responses",
     "gemini": "openai-chat",
     "openrouter": "openai-chat",
     "vercel": "openai-chat",
@@ -53,6 +54,7 @@ DEFAULT_KEY_ENV: dict[str, str] = {
     "gemini": "GEMINI_API_KEY",
     "openrouter": "OPENROUTER_API_KEY",
     "vercel": "AI_GATEWAY_API_KEY",
+    "bedrock": "AWS_BEARER_TOKEN_BEDROCK",
 }
 
 SETUP_HINT = (
@@ -79,6 +81,21 @@ class ProviderSettings(_Frozen):
     api_key_env: str | None = None
     api_key_file: str | None = None
     api_key_optional: bool = False  # local servers (Ollama, vLLM) take any key
+    api: Literal["responses", "chat"] | None = None
+    """OpenAI and Azure only: force the Responses or the Chat Completions API."""
+    api_version: str | None = None
+    """Azure only: a dated api-version for the classic deployment URLs; none (or "v1") for the
+    v1 API at ``base_url`` = ``https://<resource>.openai.azure.com/openai/v1/``."""
+    deployment: str | None = None
+    """Azure classic only: the deployment, when it differs from the model id."""
+    region: str | None = None
+    """Bedrock only: the AWS region (default: AWS_REGION)."""
+
+    @property
+    def protocol(self) -> str:
+        if self.api == "chat" and self.type in ("openai", "azure-openai"):
+            return "openai-chat"
+        return PROVIDER_PROTOCOL[self.type]
 
 
 EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")

@@ -10,24 +10,14 @@ from typing import Any
 import pytest
 from tornado.httpclient import HTTPClientError
 
+from coder_agents_jupyter.testing.providers import fake_provider_config
+
 TERMINAL = {"waiting", "paused", "error", "completed"}
 
 
 def provider_config(base_url: str, protocol: str) -> dict[str, Any]:
-    if protocol == "anthropic":
-        provider = {
-            "name": "fake",
-            "type": "anthropic",
-            "base_url": base_url,
-            "api_key_env": "FAKE_ANTHROPIC_KEY",
-        }
-    else:
-        provider = {
-            "name": "fake",
-            "type": "openai-compatible",
-            "base_url": f"{base_url}/v1",
-            "api_key_env": "FAKE_OPENAI_KEY",
-        }
+    key_env = "FAKE_ANTHROPIC_KEY" if protocol == "anthropic" else "FAKE_OPENAI_KEY"
+    provider = fake_provider_config(base_url, protocol, api_key_env=key_env)
     return {
         "providers": [provider],
         "models": [

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from coder_agents_jupyter.testing import reply, text, tool_call
+from coder_agents_jupyter.testing.providers import PROVIDER_KINDS
 
 PYTEST = f"{sys.executable} -m pytest -q -p no:cacheprovider"
 BUGGY = "def add(a, b):\n    return a - b\n"
@@ -18,6 +19,22 @@ TEST = "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
 
 async def test_scripted_bugfix_chat(api, fake_llm, jp_root_dir: Path) -> None:
     await bugfix_chat(api, fake_llm, jp_root_dir)
+
+
+@pytest.mark.parametrize(
+    "protocol", [k for k in PROVIDER_KINDS if k not in ("anthropic", "openai-chat")], indirect=True
+)
+async def test_scripted_bugfix_chat_on_every_provider_type(
+    api, fake_llm, jp_root_dir: Path, protocol: str
+) -> None:
+    await bugfix_chat(api, fake_llm, jp_root_dir)
+    expected = {
+        "openai": "/v1/responses",
+        "azure-openai-v1": "/openai/v1/responses",
+        "azure-openai-classic": "/openai/responses",  # Azure routes Responses by body model
+        "azure-openai-chat": "/openai/deployments/fake-deployment/chat/completions",
+    }.get(protocol, "/v1/chat/completions")
+    assert {r.path for r in fake_llm.requests_for("bugfix")} == {expected}
 
 
 @pytest.mark.postgres

@@ -22,6 +22,12 @@ FULL = "The answer is 42, and it took a while to compute. " * 2
 ANSWER = [text(FULL)]  # streamed as several deltas
 
 
+@pytest.fixture(params=["anthropic", "openai-chat", "openai"])
+def protocol(request: pytest.FixtureRequest) -> str:
+    """Every wire protocol: Anthropic Messages, Chat Completions, Responses."""
+    return str(request.param)
+
+
 @pytest.fixture
 def jp_server_config(jp_server_config):  # type: ignore[no-untyped-def]
     jp_server_config["CoderAgents"]["limits"].update(

@@ -80,6 +80,6 @@ async def test_no_key_anywhere(api, fake_llm, jp_ws_fetch, caplog, protocol) -> 
     assert len(seen) > 20
 
 
-@pytest.fixture(params=["anthropic", "openai-chat"])
+@pytest.fixture(params=["anthropic", "openai-chat", "openai"])
 def protocol(request: pytest.FixtureRequest) -> str:
     return str(request.param)
