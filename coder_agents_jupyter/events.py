@@ -61,6 +61,14 @@ class ToolCallEvent(_Event):
     state: Literal["started", "running"] = "running"
 
 
+class ToolProgressEvent(_Event):
+    """A line of progress from a running tool (e.g. a workspace's build log)."""
+
+    type: Literal["tool_progress"] = "tool_progress"
+    tool_call_id: str
+    text: str
+
+
 class ToolResultEvent(_Event):
     type: Literal["tool_result"] = "tool_result"
     tool_call_id: str
@@ -119,6 +127,7 @@ ChatEvent = (
     | TextDeltaEvent
     | ReasoningDeltaEvent
     | ToolCallEvent
+    | ToolProgressEvent
     | ToolResultEvent
     | MessageEndEvent
     | QueueEvent

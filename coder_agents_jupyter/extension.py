@@ -26,7 +26,15 @@ from .events import EventBus
 from .llm.registry import make_provider
 from .settings import SETUP_HINT, Settings, build_settings
 
-POLICY = ("providers", "models", "system_prompt", "admin_users", "limits")
+POLICY = (
+    "providers",
+    "models",
+    "system_prompt",
+    "admin_users",
+    "limits",
+    "templates",
+    "default_workspace",
+)
 """The traits an admin may change while the server runs (see ``reload_policy``)."""
 
 DEMO_MODEL = {
@@ -74,6 +82,22 @@ class CoderAgents(ExtensionApp):
     templates = List(
         Dict(), config=True, help="Workspace templates the agent may provision (see API.md)."
     )
+    user_groups = Dict(
+        config=True,
+        help="Groups of users, for template visibility: {'alice': ['data-team']}. Added to "
+        "the groups the identity provider reports (JupyterHub's).",
+    )
+    git_email = Unicode(
+        "{username}@users.noreply.jupyter",
+        config=True,
+        help="The email of commits the agent makes for a user; {username} is replaced.",
+    )
+    default_workspace = Unicode(
+        "root",
+        config=True,
+        help="Where a chat without a workspace works: 'root' (the Jupyter root folder) or "
+        "'none' (the agent must create one from a template first).",
+    )
     admin_users = List(Unicode(), config=True, help="Usernames that may read every chat (audit).")
     owner = Unicode(
         config=True,
@@ -117,6 +141,8 @@ class CoderAgents(ExtensionApp):
             "system_prompt": v["system_prompt"],
             "admin_users": list(v["admin_users"]),
             "limits": dict(v["limits"]),
+            "templates": list(v["templates"]),
+            "default_workspace": v["default_workspace"],
         }
         settings = build_settings(providers=providers, models=models, **common)
         if not settings.available_models():
@@ -253,11 +279,12 @@ class CoderAgents(ExtensionApp):
             settings=self.settings_obj,
             provider_factory=make_provider,
             root_dir=self.root_dir,
+            data_dir=str(self.data_dir()),
         )
         self.worker = Worker(self.runtime)
         await self.worker.start()
         self._watcher = asyncio.create_task(self._watch_config(), name="coder-agents-config")
-        self.service = ChatService(self.runtime, self.worker, str(self.data_dir()))
+        self.service = ChatService(self.runtime, self.worker)
         self.log.info(
             "coder-agents: %d models enabled, database %s",
             len(self.settings_obj.available_models()),

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ConfigError
+from .templates import Template
 
 ProviderType = Literal[
     "anthropic",
@@ -92,6 +93,11 @@ class ProviderSettings(_Frozen):
     """Bedrock only: the AWS region (default: AWS_REGION)."""
 
     @property
+    def key_required(self) -> bool:
+        """Without a key Bedrock signs with the AWS credential chain (env, profile, role)."""
+        return not (self.api_key_optional or self.type == "bedrock")
+
+    @property
     def protocol(self) -> str:
         if self.api == "chat" and self.type in ("openai", "azure-openai"):
             return "openai-chat"
@@ -133,6 +139,8 @@ class ModelSettings(_Frozen):
     reasoning_effort: ReasoningSettings | None = None
     prices: Prices | None = None
     default: bool = False
+    web_search: bool = False
+    """Offer the provider's own web search to this model (Anthropic, OpenAI Responses)."""
 
     @property
     def vendor_model(self) -> str:
@@ -191,13 +199,17 @@ class Settings(_Frozen):
     system_prompt: str
     admin_users: frozenset[str]
     limits: Limits
+    templates: tuple[Template, ...] = ()
+    default_workspace: Literal["root", "none"] = "root"
+    """``root``: a chat without a workspace works in the Jupyter root folder; ``none``: it
+    must get one from a template (the agent is told to call list_templates)."""
     secrets: Mapping[str, str] = Field(default_factory=dict, repr=False)
     """Resolved provider keys by provider name. Never serialised, logged or sent anywhere."""
 
     def provider_status(self) -> list[ProviderStatus]:
         out = []
         for p in self.providers:
-            reason = None if p.name in self.secrets or p.api_key_optional else _missing_key(p)
+            reason = None if p.name in self.secrets or not p.key_required else _missing_key(p)
             out.append(
                 ProviderStatus(name=p.name, type=p.type, available=reason is None, reason=reason)
             )
@@ -241,7 +253,7 @@ def _read_key(p: ProviderSettings, environ: Mapping[str, str]) -> str | None:
     return (environ.get(env) or None) if env else None
 
 
-def _validate_list(key: str, items: Any, model: type[_Frozen]) -> list[Any]:
+def _validate_list(key: str, items: Any, model: type[BaseModel]) -> list[Any]:
     if not isinstance(items, list | tuple):
         raise ConfigError(key, f"expected a list, got {type(items).__name__}")
     out = []
@@ -304,6 +316,8 @@ def build_settings(
     system_prompt: str,
     admin_users: list[str],
     limits: dict[str, Any] | None = None,
+    templates: list[dict[str, Any]] | None = None,
+    default_workspace: str = "root",
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Validate raw trait values. Raises ``ConfigError`` with the offending key."""
@@ -339,6 +353,13 @@ def build_settings(
     except ValidationError as exc:
         err = exc.errors()[0]
         raise ConfigError(f"limits.{'.'.join(map(str, err['loc']))}", err["msg"]) from None
+    temps = _validate_list("templates", templates or [], Template)
+    names = [tpl.name for tpl in temps]
+    for name in names:
+        if names.count(name) > 1:
+            raise ConfigError("templates", f"two templates are named {name!r}")
+    if default_workspace not in ("root", "none"):
+        raise ConfigError("default_workspace", "must be 'root' or 'none'")
     secrets = {p.name: key for p in provs if (key := _read_key(p, environ))}
     return Settings(
         providers=tuple(provs),
@@ -346,5 +367,7 @@ def build_settings(
         system_prompt=system_prompt,
         admin_users=frozenset(admin_users),
         limits=lim,
+        templates=tuple(temps),
+        default_workspace=default_workspace,  # type: ignore[arg-type]
         secrets=secrets,
     )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from ..events import (
     RetryEvent,
     TextDeltaEvent,
     ToolCallEvent,
+    ToolProgressEvent,
     ToolResultEvent,
     UsageEvent,
 )
@@ -55,10 +57,14 @@ from ..llm.types import (
     Usage,
 )
 from ..settings import ModelSettings
-from ..tools.base import ToolContext, ToolResult, invoke_tool, result_budget
+from ..tools.base import Tool, ToolContext, ToolResult, invoke_tool, result_budget
+from ..tools.platform_tools import platform_tools
 from ..workspaces.base import Workspace
 from . import prompts
+from .platform import ChatPlatform
 from .runtime import Runtime
+
+PLATFORM_TOOLS = platform_tools()
 
 log = logging.getLogger(__name__)
 
@@ -261,7 +267,7 @@ class ChatRun:
             model=model.vendor_model,
             system=system,
             messages=messages + (extra or []),
-            tools=[t.spec() for t in self.rt.tools] if with_tools else [],
+            tools=[t.spec() for t in self._tools()] if with_tools else [],
             max_output_tokens=model.max_output_tokens,
             temperature=model.temperature,
             reasoning_effort=model.effort(self._chat.reasoning_effort if self._chat else None),
@@ -377,12 +383,18 @@ class ChatRun:
             get_workspace=self._get_workspace,
             save_attachment=self._save_attachment,
             result_budget=result_budget(model.context_window),
+            extra={"platform": self._platform()},
         )
-        tools = {t.name: t for t in self.rt.tools}
+        tools = {t.name: t for t in self._tools()}
 
         async def one(call: ToolCallBlock) -> None:
             self.publish(ToolCallEvent(id=call.id, name=call.name, input=call.input))
-            result = await invoke_tool(tools, call.name, call.input, ctx)
+
+            async def progress(text: str) -> None:
+                self.publish(ToolProgressEvent(tool_call_id=call.id, text=text))
+
+            call_ctx = dataclasses.replace(ctx, progress=progress)
+            result = await invoke_tool(tools, call.name, call.input, call_ctx)
             self.step.results[call.id] = result
             self.publish(
                 ToolResultEvent(
@@ -410,6 +422,28 @@ class ChatRun:
                 ).model_dump(exclude_none=True)
             )
         return out
+
+    def _tools(self) -> list[Tool]:
+        """Workspace tools always; platform tools for root chats with templates to use."""
+        tools = list(self.rt.tools)
+        chat = self._chat
+        if chat is not None and chat.parent_id is None and self._platform_templates():
+            tools += PLATFORM_TOOLS
+        return tools
+
+    def _platform_templates(self) -> bool:
+        groups = (self._chat.owner_info or {}).get("groups", ()) if self._chat else ()
+        return any(t.visible_to.allows(self.owner, groups) for t in self.rt.settings.templates)
+
+    def _platform(self) -> ChatPlatform | None:
+        if self._chat is None:
+            return None
+        return ChatPlatform(
+            self.rt, self.chat_id, self.owner, self._chat.owner_info or {}, self._workspace_changed
+        )
+
+    async def _workspace_changed(self) -> None:
+        self._workspace = None
 
     async def _get_workspace(self) -> Workspace:
         """Resolved on the first tool call that needs it, then kept for the turn."""

@@ -11,6 +11,7 @@ import asyncio
 import base64
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..db.models import Chat
 from ..db.store import Store
@@ -22,9 +23,31 @@ from ..settings import ModelSettings, Settings
 from ..tools.base import Tool
 from ..tools.workspace_tools import workspace_tools
 from ..workspaces.base import Workspace
-from ..workspaces.local import LocalWorkspace
+from ..workspaces.provision import open_workspace
 
 ProviderFactory = Callable[[Settings, str], Provider]
+
+NO_WORKSPACE = "This chat has no workspace yet: call list_templates, then create_workspace."
+WORKSPACE_PROBLEMS = {
+    "provisioning": "The workspace {name} is still being created; wait, then try again.",
+    "failed": "The workspace {name} failed to build: call create_workspace again (read its "
+    "build log with read_template first if the parameters were wrong), or ask the user.",
+    "stopped": "The workspace {name} is stopped: call start_workspace, then retry.",
+    "deleted": "The workspace {name} was deleted. Create a new one with list_templates and "
+    "create_workspace, or ask the user which workspace to use.",
+}
+
+
+def git_identity(owner: str, info: dict[str, Any]) -> dict[str, str]:
+    """Commits the agent makes are the user's, never a bot's."""
+    name = info.get("display_name") or owner
+    email = info.get("email") or f"{owner}@users.noreply.jupyter"
+    return {
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_COMMITTER_NAME": name,
+        "GIT_COMMITTER_EMAIL": email,
+    }
 
 
 @dataclass
@@ -35,6 +58,8 @@ class Runtime:
     provider_factory: ProviderFactory
     root_dir: str
     """The Jupyter server's root folder: the default workspace of every chat."""
+    data_dir: str = ""
+    """Where scratch and template workspaces are created by default."""
     tools: list[Tool] = field(default_factory=workspace_tools)
     _providers: dict[str, Provider] = field(default_factory=dict)
     _workspaces: dict[str, Workspace] = field(default_factory=dict)
@@ -77,21 +102,39 @@ class Runtime:
     # ----- workspaces -----
 
     async def workspace_for(self, chat_id: str) -> Workspace:
-        """The chat's workspace, connected lazily and cached (default: the Jupyter root)."""
+        """The chat's workspace, cached per workspace record; nothing connects until a tool
+        uses it. Failures are phrased as the model's next action."""
         chat = await self.store.load(chat_id)
         async with self._ws_lock:
             if chat.workspace_id is None:
+                if self.settings.default_workspace == "none":
+                    raise WorkspaceError(NO_WORKSPACE)
                 record = await self.store.default_workspace(chat.owner, self.root_dir)
                 await self.store.bind_workspace(chat_id, record.id)
             else:
-                record = await self.store.get_workspace(None, chat.workspace_id)
+                record = await self.store.get_workspace(
+                    None, chat.workspace_id, include_deleted=True
+                )
+            problem = WORKSPACE_PROBLEMS.get(record.status)
+            if problem:
+                raise WorkspaceError(problem.format(name=record.name))
             ws = self._workspaces.get(record.id)
             if ws is None:
-                if record.kind != "local":
-                    raise WorkspaceError(f"Workspace kind {record.kind!r} is not supported.")
-                ws = LocalWorkspace(record.path, env_remove=self.settings.secret_env_names())
+                ws = open_workspace(
+                    record.kind,
+                    record.path,
+                    record.config,
+                    env_remove=self.settings.secret_env_names(),
+                    env_extra=git_identity(chat.owner, chat.owner_info or {}),
+                )
                 self._workspaces[record.id] = ws
             return ws
+
+    async def forget_workspace(self, workspace_id: str) -> None:
+        """Close a cached workspace (it was stopped, deleted or replaced)."""
+        ws = self._workspaces.pop(workspace_id, None)
+        if ws is not None:
+            await ws.aclose()
 
     async def image_data(self, attachment_id: str) -> tuple[str, str] | None:
         """(media_type, base64) of a stored image, for a model request."""

@@ -7,15 +7,27 @@ against admin policy (enabled models, image limits, ownership) before it is stor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from ..db.models import Attachment, Chat, QueuedMessage, Workspace
 from ..db.store import Caller, Store, new_id, queue_item
-from ..errors import BadRequest, Conflict, TooLarge, UnsupportedType
+from ..errors import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    TooLarge,
+    ToolError,
+    UnsupportedType,
+    WorkspaceError,
+)
 from ..settings import SETUP_HINT, ModelSettings
+from ..templates import Template
+from ..workspaces.provision import run_script
 from .loop import message_json
+from .platform import build_workspace, new_workspace, visible_templates
 from .runtime import Runtime
 from .worker import Worker
 
@@ -37,11 +49,15 @@ def sniff_image(data: bytes) -> str | None:
     return None
 
 
+async def _quiet(_: str) -> None:
+    """Progress of work nobody watches live (its log is kept on the workspace)."""
+
+
 class ChatService:
-    def __init__(self, rt: Runtime, worker: Worker, data_dir: str) -> None:
+    def __init__(self, rt: Runtime, worker: Worker) -> None:
         self.rt = rt
         self.worker = worker
-        self.data_dir = data_dir
+        self._builds: set[asyncio.Task[None]] = set()
 
     @property
     def store(self) -> Store:
@@ -140,7 +156,10 @@ class ChatService:
         model: str | None,
         plan_mode: bool | None,
         reasoning_effort: str | None = None,
+        workspace_id: str | None = None,
     ) -> Chat:
+        if workspace_id is not None:
+            await self.store.get_workspace(caller, workspace_id)
         if model is not None or reasoning_effort is not None:
             chat = await self.store.get_chat(caller, chat_id)
             chosen = self.pick_model(model or chat.model)
@@ -154,6 +173,7 @@ class ChatService:
             model=model,
             plan_mode=plan_mode,
             reasoning_effort=reasoning_effort,
+            workspace_id=workspace_id,
         )
 
     async def stop(self, caller: Caller, chat_id: str) -> Chat:
@@ -208,13 +228,74 @@ class ChatService:
         return await self.store.save_attachment(caller.name, name or "image", media_type, data)
 
     async def create_workspace(
-        self, caller: Caller, name: str | None, path: str | None
+        self,
+        caller: Caller,
+        name: str | None,
+        path: str | None,
+        template: str | None = None,
+        parameters: dict[str, Any] | None = None,
     ) -> Workspace:
-        """A scratch folder under the data dir, or (admins only) any existing folder."""
+        """From a template (built in the background: watch its status), a scratch folder
+        under the data dir, or (admins only) any existing folder."""
+        if template is not None:
+            tpl = self.template(caller, template)
+            try:
+                record = await new_workspace(self.rt, caller, tpl, parameters or {}, name)
+            except ToolError as exc:
+                raise BadRequest(str(exc)) from None
+            task = asyncio.create_task(self._build(record, tpl))
+            self._builds.add(task)
+            task.add_done_callback(self._builds.discard)
+            return record
         if path is not None and not caller.is_admin:
             raise BadRequest("Only admins may point a workspace at an existing folder.")
         folder = await asyncio.to_thread(self._folder, caller, path)
         return await self.store.create_workspace(caller, name or folder.name, "local", str(folder))
+
+    async def _build(self, record: Workspace, template: Template) -> None:
+        with contextlib.suppress(WorkspaceError):  # recorded as failed, with its build log
+            await build_workspace(self.rt, record, template, _quiet)
+
+    def templates(self, caller: Caller) -> list[Template]:
+        return visible_templates(self.rt.settings.templates, caller)
+
+    def template(self, caller: Caller, name: str) -> Template:
+        found = next((t for t in self.templates(caller) if t.name == name), None)
+        if found is None:
+            raise NotFound(f"No template named {name!r}.")
+        return found
+
+    async def start_workspace(self, caller: Caller, workspace_id: str) -> Workspace:
+        record = await self.store.get_workspace(caller, workspace_id)
+        tpl = next((t for t in self.rt.settings.templates if t.name == record.template), None)
+        if tpl is not None and tpl.provisioner.type == "command":
+            try:
+                await run_script(
+                    tpl,
+                    "start",
+                    {"workspace_id": record.id, "username": record.owner},
+                    record.parameters or {},
+                    _quiet,
+                )
+            except WorkspaceError as exc:
+                raise Conflict(str(exc)) from None
+        await self.rt.forget_workspace(record.id)
+        return await self.store.update_workspace(record.id, status="ready")
+
+    async def delete_workspace(self, caller: Caller, workspace_id: str) -> None:
+        record = await self.store.get_workspace(caller, workspace_id)
+        tpl = next((t for t in self.rt.settings.templates if t.name == record.template), None)
+        if tpl is not None and tpl.provisioner.type == "command":
+            with contextlib.suppress(WorkspaceError):  # deleted in our books either way
+                await run_script(
+                    tpl,
+                    "delete",
+                    {"workspace_id": record.id, "username": record.owner},
+                    record.parameters or {},
+                    _quiet,
+                )
+        await self.rt.forget_workspace(record.id)
+        await self.store.delete_workspace(caller, workspace_id)
 
     def _folder(self, caller: Caller, path: str | None) -> Path:
         if path is not None:
@@ -222,7 +303,7 @@ class ChatService:
             if not folder.is_dir():
                 raise BadRequest(f"{path} is not a folder on the server.")
         else:
-            folder = Path(self.data_dir) / "workspaces" / caller.name / new_id()
+            folder = Path(self.rt.data_dir) / "workspaces" / caller.name / new_id()
             folder.mkdir(parents=True, exist_ok=True)
         return folder.resolve()
 
@@ -264,5 +345,8 @@ def workspace_json(ws: Workspace) -> dict[str, Any]:
         "kind": ws.kind,
         "path": ws.path,
         "status": ws.status,
+        "template": ws.template,
+        "parameters": ws.parameters,
+        "build_log": ws.build_log,
         "created_at": ws.created_at.isoformat(),
     }

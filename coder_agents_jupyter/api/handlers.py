@@ -60,11 +60,19 @@ class _Identity:
         app = handler.extensionapp  # type: ignore[attr-defined]
         # With the stock token/password identity, every token holder is the server's single
         # owner; such users get a fresh random name per request, so use the configured owner.
+        user = handler.current_user
         if type(handler.identity_provider) in SINGLE_USER_PROVIDERS:
-            name = app.owner
+            name, display = app.owner, app.owner
         else:
-            name = handler.current_user.username
-        return Caller(name=name, is_admin=name in self.service.rt.settings.admin_users)
+            name, display = user.username, user.display_name or user.name or user.username
+        groups = set(getattr(user, "groups", None) or ()) | set(app.user_groups.get(name, ()))
+        return Caller(
+            name=name,
+            is_admin=name in self.service.rt.settings.admin_users,
+            display_name=display,
+            email=app.git_email.format(username=name),
+            groups=frozenset(groups),
+        )
 
     @property
     def service(self) -> ChatService:
@@ -226,6 +234,7 @@ class ChatHandler(BaseHandler):
             model=body.model,
             plan_mode=body.plan_mode,
             reasoning_effort=body.reasoning_effort,
+            workspace_id=body.workspace_id,
         )
         self.reply(await self.service.chat_json(chat))
 
@@ -362,7 +371,9 @@ class WorkspacesHandler(BaseHandler):
     @api_verb
     async def post(self) -> None:
         body = self.body(schemas.CreateWorkspace)
-        ws = await self.service.create_workspace(self.caller(), body.name, body.path)
+        ws = await self.service.create_workspace(
+            self.caller(), body.name, body.path, body.template, body.parameters
+        )
         self.reply(workspace_json(ws), 201)
 
 
@@ -374,9 +385,28 @@ class WorkspaceHandler(BaseHandler):
 
     @api_verb
     async def delete(self, workspace_id: str) -> None:
-        await self.service.store.delete_workspace(self.caller(), workspace_id)
+        await self.service.delete_workspace(self.caller(), workspace_id)
         self.set_status(204)
         self.finish()
+
+
+class WorkspaceStartHandler(BaseHandler):
+    @api_verb
+    async def post(self, workspace_id: str) -> None:
+        ws = await self.service.start_workspace(self.caller(), workspace_id)
+        self.reply(workspace_json(ws))
+
+
+class TemplatesHandler(BaseHandler):
+    @api_verb
+    async def get(self) -> None:
+        self.reply([t.detail() for t in self.service.templates(self.caller())])
+
+
+class TemplateHandler(BaseHandler):
+    @api_verb
+    async def get(self, name: str) -> None:
+        self.reply(self.service.template(self.caller(), name).detail())
 
 
 class OpenAPIHandler(BaseHandler):
@@ -466,5 +496,8 @@ def routes() -> list[tuple[str, type[web.RequestHandler]]]:
         (rf"{PREFIX}/attachments/{ANY_ID}", AttachmentHandler),
         (rf"{PREFIX}/workspaces", WorkspacesHandler),
         (rf"{PREFIX}/workspaces/{ANY_ID}", WorkspaceHandler),
+        (rf"{PREFIX}/workspaces/{ANY_ID}/start", WorkspaceStartHandler),
+        (rf"{PREFIX}/templates", TemplatesHandler),
+        (rf"{PREFIX}/templates/{ANY_ID}", TemplateHandler),
         (rf"{PREFIX}/openapi.json", OpenAPIHandler),
     ]

@@ -126,6 +126,17 @@ OPERATIONS: list[
     ),
     ("get", "/workspaces/{workspace_id}", "A workspace", None, schemas.WorkspaceOut, 200, False),
     ("delete", "/workspaces/{workspace_id}", "Delete a workspace", None, None, 204, False),
+    (
+        "post",
+        "/workspaces/{workspace_id}/start",
+        "Start a stopped workspace",
+        None,
+        schemas.WorkspaceOut,
+        200,
+        False,
+    ),
+    ("get", "/templates", "Templates the caller may use", None, schemas.TemplateOut, 200, True),
+    ("get", "/templates/{name}", "A template", None, schemas.TemplateOut, 200, False),
 ]
 
 

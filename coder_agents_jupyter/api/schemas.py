@@ -32,6 +32,8 @@ class CreateChat(_Body):
 class UpdateChat(_Body):
     title: str | None = Field(default=None, max_length=200)
     model: str | None = None
+    workspace_id: str | None = None
+    """Point the chat at another of your workspaces (e.g. after its own was deleted)."""
     plan_mode: bool | None = None
     reasoning_effort: Effort | None = None
 
@@ -53,6 +55,9 @@ class Fork(_Body):
 class CreateWorkspace(_Body):
     name: str | None = Field(default=None, max_length=200)
     path: str | None = None
+    """Admins only: an existing folder on the server."""
+    template: str | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
 
 
 # ----- responses -----
@@ -149,5 +154,23 @@ class WorkspaceOut(BaseModel):
     name: str
     kind: str
     path: str
-    status: str
+    status: Literal["provisioning", "ready", "failed", "stopped", "deleted"]
+    template: str | None
+    parameters: dict[str, Any] | None
+    build_log: str
     created_at: str
+
+
+class TemplateParameter(BaseModel):
+    name: str
+    type: Literal["string", "number", "bool"]
+    default: str | float | bool | None = None
+    description: str = ""
+    options: list[str | float] = []
+
+
+class TemplateOut(BaseModel):
+    name: str
+    description: str
+    provisioner: str
+    parameters: list[TemplateParameter]

@@ -65,6 +65,8 @@ class Chat(Base):
     forked_from: Mapped[str | None] = mapped_column(String(36), default=None)
     plan_mode: Mapped[bool] = mapped_column(Boolean, default=False)
     reasoning_effort: Mapped[str | None] = mapped_column(String(20), default=None)
+    owner_info: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    """The owner as Jupyter knew them when they last wrote: display name, email, groups."""
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     worker_id: Mapped[str | None] = mapped_column(String(200), default=None)
@@ -127,5 +129,8 @@ class Workspace(Base):
     path: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default="ready")
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    template: Mapped[str | None] = mapped_column(String(200), default=None)
+    parameters: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    build_log: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

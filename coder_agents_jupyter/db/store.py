@@ -29,10 +29,21 @@ S = ChatStatus
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is asking: Jupyter's username, and whether they may audit every chat."""
+    """Who is asking: Jupyter's username, whether they may audit every chat, and who they are
+    (commits made for them carry ``display_name`` and ``email``; ``groups`` open templates)."""
 
     name: str
     is_admin: bool = False
+    display_name: str = ""
+    email: str = ""
+    groups: frozenset[str] = frozenset()
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "display_name": self.display_name or self.name,
+            "email": self.email,
+            "groups": sorted(self.groups),
+        }
 
 
 def new_id() -> str:
@@ -173,6 +184,7 @@ class Store:
                 root_id=root_id,
                 plan_mode=plan_mode,
                 reasoning_effort=reasoning_effort,
+                owner_info=caller.info(),
                 created_at=utcnow(),
                 updated_at=utcnow(),
                 message_count=0,
@@ -280,6 +292,7 @@ class Store:
             chat = await self._chat(s, chat_id, caller)
             if chat.archived:
                 raise Conflict("This chat is archived; start a new chat or fork it.")
+            chat.owner_info = caller.info()
             queue = await self._queue(s, chat_id)
             if chat.status in ACTIVE or queue:
                 position = (queue[-1].position + 1) if queue else 0
@@ -642,7 +655,16 @@ class Store:
     # ----- workspaces -----
 
     async def create_workspace(
-        self, caller: Caller, name: str, kind: str, path: str, config: dict[str, Any] | None = None
+        self,
+        caller: Caller,
+        name: str,
+        kind: str,
+        path: str,
+        config: dict[str, Any] | None = None,
+        *,
+        status: str = "ready",
+        template: str | None = None,
+        parameters: dict[str, Any] | None = None,
     ) -> Workspace:
         ws = Workspace(
             id=new_id(),
@@ -650,8 +672,11 @@ class Store:
             name=name,
             kind=kind,
             path=path,
-            status="ready",
+            status=status,
             config=config or {},
+            template=template,
+            parameters=parameters,
+            build_log="",
             created_at=utcnow(),
             updated_at=utcnow(),
         )
@@ -659,11 +684,27 @@ class Store:
             s.add(ws)
         return ws
 
-    async def get_workspace(self, caller: Caller | None, workspace_id: str) -> Workspace:
+    async def get_workspace(
+        self, caller: Caller | None, workspace_id: str, *, include_deleted: bool = False
+    ) -> Workspace:
         async with self._sessions() as s:
             ws = await s.get(Workspace, workspace_id)
-        if ws is None or ws.status == "deleted" or (caller is not None and ws.owner != caller.name):
+        if (
+            ws is None
+            or (ws.status == "deleted" and not include_deleted)
+            or (caller is not None and ws.owner != caller.name)
+        ):
             raise NotFound(f"No workspace with id {workspace_id}.")
+        return ws
+
+    async def update_workspace(self, workspace_id: str, **fields: Any) -> Workspace:
+        async with self._tx() as s:
+            ws = await s.get(Workspace, workspace_id)
+            if ws is None:
+                raise NotFound(f"No workspace with id {workspace_id}.")
+            for key, value in fields.items():
+                setattr(ws, key, value)
+            ws.updated_at = utcnow()
         return ws
 
     async def list_workspaces(self, caller: Caller) -> list[Workspace]:
@@ -684,13 +725,14 @@ class Store:
             ws.updated_at = utcnow()
         return ws
 
-    async def bind_workspace(self, chat_id: str, workspace_id: str) -> None:
+    async def bind_workspace(
+        self, chat_id: str, workspace_id: str, *, replace: bool = False
+    ) -> None:
+        cond = (
+            [Chat.id == chat_id] if replace else [Chat.id == chat_id, Chat.workspace_id.is_(None)]
+        )
         async with self._tx() as s:
-            await s.execute(
-                update(Chat)
-                .where(Chat.id == chat_id, Chat.workspace_id.is_(None))
-                .values(workspace_id=workspace_id)
-            )
+            await s.execute(update(Chat).where(*cond).values(workspace_id=workspace_id))
 
     async def default_workspace(self, owner: str, root: str) -> Workspace:
         """The owner's workspace for the Jupyter root folder, created on first use."""

@@ -3,6 +3,16 @@
 Raw events (``messages.create(stream=True)``) rather than the SDK's stream helper: the helper
 re-parses partial tool JSON on every delta and raises on input cut by ``max_tokens``, while here a
 truncated tool call is simply left out and reported as ``stop_reason="max_tokens"``.
+
+``AnthropicMessagesProvider`` works over any client of the SDK: ``AnthropicProvider`` (the API
+and Messages-compatible gateways) and ``bedrock.BedrockProvider`` (AWS Bedrock, whose client only
+changes the URL, the auth and the stream framing) share its request building and stream parsing.
+
+Provider-native web search (``ModelRequest.web_search``) is Anthropic's server tool: the vendor
+runs the searches inside the call and streams ``server_tool_use`` + ``web_search_tool_result``
+blocks, which become a ``SourcesBlock`` holding the raw blocks for the echo the API requires. A
+long server-tool loop may stop with ``pause_turn``; the provider then continues the same call
+itself, so callers see one answer.
 """
 
 from __future__ import annotations
@@ -10,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import anthropic
 
@@ -22,6 +32,8 @@ from .types import (
     ModelRequest,
     ReasoningBlock,
     ReasoningDelta,
+    Source,
+    SourcesBlock,
     StopReason,
     StreamDone,
     StreamEvent,
@@ -32,7 +44,13 @@ from .types import (
     ToolResultBlock,
     Usage,
 )
-from .wire import EMPTY_TOOL_RESULT, IMAGE_UNAVAILABLE, guess_media_type, parse_arguments
+from .wire import (
+    EMPTY_TOOL_RESULT,
+    IMAGE_UNAVAILABLE,
+    attach_citations,
+    guess_media_type,
+    parse_arguments,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +68,87 @@ _STOP_REASONS: dict[str, StopReason] = {
     "refusal": "refusal",
 }
 
+# The server tool sent when a request asks for web search; ``max_uses`` bounds one call's cost.
+WEB_SEARCH_TOOL: dict[str, Any] = {
+    "type": "web_search_20250305",
+    "name": "web_search",
+    "max_uses": 5,
+}
+# ``SourcesBlock.provider_data`` key: the server-tool blocks exactly as received, in order.
+SERVER_BLOCKS = "anthropic_blocks"
+# ``pause_turn`` continuations of one call before its answer is taken as it is.
+MAX_PAUSE_CONTINUATIONS = 5
 
-class AnthropicProvider:
+
+class AnthropicMessagesProvider:
+    """The Messages protocol over an ``anthropic`` SDK client (direct API, gateway or Bedrock).
+
+    ``secrets`` are masked out of error messages. ``supports_web_search`` is False where the
+    endpoint has no web search server tool; a request asking for it is then answered without.
+    ``extra_body`` adds endpoint-specific fields to every request body.
+    """
+
+    supports_web_search: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        name: str,
+        client: anthropic.AsyncAnthropic | anthropic.AsyncAnthropicBedrock,
+        *,
+        secrets: Iterable[str | None] = (),
+        prompt_caching: bool = True,
+        extra_body: dict[str, Any] | None = None,
+    ) -> None:
+        self.name = name
+        self.prompt_caching = prompt_caching
+        self._client = client
+        self._extra_body = extra_body
+        self._secrets = tuple(s for s in secrets if s)
+        self._warned_web_search = False
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        if request.web_search and not self.supports_web_search:
+            if not self._warned_web_search:
+                self._warned_web_search = True
+                log.info("%s: no provider-native web search here; answering without", self.name)
+            request = request.model_copy(update={"web_search": False})
+        partial: list[Any] = []  # content of earlier ``pause_turn`` rounds of this call
+        cited: list[Source] = []  # a later round may cite a page an earlier round's search found
+        usage: Usage | None = None
+        for round_ in range(MAX_PAUSE_CONTINUATIONS + 1):
+            current = request
+            if partial:
+                # Continue the paused turn: send what it produced so far back as the assistant's.
+                paused = Message(role="assistant", content=partial)
+                current = request.model_copy(update={"messages": [*request.messages, paused]})
+            params = build_params(current, prompt_caching=self.prompt_caching)
+            if self._extra_body:
+                params["extra_body"] = self._extra_body
+            state = _StreamState()
+            async with map_provider_errors(self.name, secrets=self._secrets):
+                events = await self._client.messages.create(**params, stream=True)
+                async with events:
+                    async for event in events:
+                        for out in state.feed(event):
+                            yield out
+            done = state.finish(self.name)
+            usage = done.usage if usage is None else _continued_usage(usage, done.usage)
+            partial.extend(done.message.content)
+            cited.extend(state.cited)
+            if state.stop_reason != "pause_turn" or round_ == MAX_PAUSE_CONTINUATIONS:
+                break
+        attach_citations(partial, cited)
+        yield StreamDone(
+            message=Message(role="assistant", content=partial),
+            stop_reason=done.stop_reason,
+            usage=usage or Usage(),
+        )
+
+
+class AnthropicProvider(AnthropicMessagesProvider):
     """One Anthropic endpoint (api.anthropic.com or a Messages-compatible gateway)."""
 
     def __init__(
@@ -64,30 +161,25 @@ class AnthropicProvider:
         timeout: float = 600.0,
         prompt_caching: bool = True,
     ) -> None:
-        self.name = name
-        self._api_key = api_key
-        self.prompt_caching = prompt_caching
-        self._client = anthropic.AsyncAnthropic(
+        client = anthropic.AsyncAnthropic(
             api_key=api_key,
             base_url=base_url,
             default_headers=headers,
             max_retries=max_retries,
             timeout=timeout,
         )
+        super().__init__(name, client, secrets=(api_key,), prompt_caching=prompt_caching)
 
-    async def aclose(self) -> None:
-        await self._client.close()
 
-    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
-        params = build_params(request, prompt_caching=self.prompt_caching)
-        state = _StreamState()
-        async with map_provider_errors(self.name, secrets=(self._api_key,)):
-            events = await self._client.messages.create(**params, stream=True)
-            async with events:
-                async for event in events:
-                    for out in state.feed(event):
-                        yield out
-        yield state.finish(self.name)
+def _continued_usage(before: Usage, after: Usage) -> Usage:
+    """Usage of a call continued after ``pause_turn``: output adds up; the input side is the
+    last round's, which re-read everything, so ``context_tokens`` stays the context size."""
+    return after.model_copy(
+        update={
+            "output_tokens": before.output_tokens + after.output_tokens,
+            "reasoning_tokens": before.reasoning_tokens + after.reasoning_tokens,
+        }
+    )
 
 
 # ----- neutral -> wire -----
@@ -98,18 +190,21 @@ def build_params(request: ModelRequest, *, prompt_caching: bool = False) -> dict
     params: dict[str, Any] = {
         "model": request.model,
         "max_tokens": request.max_output_tokens,
-        "messages": to_wire_messages(request.messages),
+        "messages": to_wire_messages(request.messages, server_tools=request.web_search),
     }
     if request.system.strip():
         system: dict[str, Any] = {"type": "text", "text": request.system}
         if prompt_caching:
             system["cache_control"] = {"type": "ephemeral"}
         params["system"] = [system]
-    if request.tools:
-        params["tools"] = [
-            {"name": t.name, "description": t.description, "input_schema": t.parameters}
-            for t in request.tools
-        ]
+    tools: list[dict[str, Any]] = [
+        {"name": t.name, "description": t.description, "input_schema": t.parameters}
+        for t in request.tools
+    ]
+    if request.web_search:
+        tools.append(dict(WEB_SEARCH_TOOL))
+    if tools:
+        params["tools"] = tools
     thinking = thinking_config(request.reasoning_effort, request.max_output_tokens)
     if thinking is not None:
         params["thinking"] = thinking
@@ -121,6 +216,12 @@ def build_params(request: ModelRequest, *, prompt_caching: bool = False) -> dict
         last = params["messages"][-1]["content"][-1]
         if last.get("type") in ("text", "image", "tool_result", "tool_use"):
             last["cache_control"] = {"type": "ephemeral"}
+    if params["messages"] and params["messages"][-1]["role"] == "assistant":
+        # A paused turn sent back to continue: the API rejects a final assistant text block
+        # that ends in whitespace.
+        last = params["messages"][-1]["content"][-1]
+        if last.get("type") == "text":
+            last["text"] = last["text"].rstrip()
     return params
 
 
@@ -142,12 +243,18 @@ def thinking_config(effort: str | None, max_tokens: int) -> dict[str, Any] | Non
     return {"type": "enabled", "budget_tokens": budget}
 
 
-def to_wire_messages(messages: Iterable[Message]) -> list[dict[str, Any]]:
-    """Anthropic ``messages``: tool results as user turns, same-role turns merged."""
+def to_wire_messages(
+    messages: Iterable[Message], *, server_tools: bool = True
+) -> list[dict[str, Any]]:
+    """Anthropic ``messages``: tool results as user turns, same-role turns merged.
+
+    ``server_tools`` sends earlier web searches (their raw blocks) back; without it (web search
+    now off) they are left out rather than referring to a tool the request no longer has.
+    """
     out: list[dict[str, Any]] = []
     for message in messages:
         if message.role == "assistant":
-            role, blocks = "assistant", _assistant_blocks(message)
+            role, blocks = "assistant", _assistant_blocks(message, server_tools=server_tools)
         else:
             role, blocks = "user", _user_blocks(message)
         if not blocks:
@@ -196,9 +303,9 @@ def _image(block: ImageBlock) -> dict[str, Any]:
     }
 
 
-def _assistant_blocks(message: Message) -> list[dict[str, Any]]:
+def _assistant_blocks(message: Message, *, server_tools: bool = True) -> list[dict[str, Any]]:
     reasoning: list[dict[str, Any]] = []
-    texts: list[dict[str, Any]] = []
+    texts: list[dict[str, Any]] = []  # text and server-tool blocks, in their original order
     calls: list[dict[str, Any]] = []
     for block in message.content:
         if isinstance(block, ReasoningBlock):
@@ -212,6 +319,11 @@ def _assistant_blocks(message: Message) -> list[dict[str, Any]]:
         elif isinstance(block, TextBlock):
             if block.text.strip():
                 texts.append({"type": "text", "text": block.text})
+        elif isinstance(block, SourcesBlock):
+            # Only this protocol's own search blocks can go back (another provider's cannot).
+            raw = (block.provider_data or {}).get(SERVER_BLOCKS)
+            if server_tools and isinstance(raw, list):
+                texts.extend(dict(b) for b in raw if isinstance(b, dict))
         elif isinstance(block, ToolCallBlock):
             call: dict[str, Any] = {
                 "type": "tool_use",
@@ -233,7 +345,7 @@ def _assistant_blocks(message: Message) -> list[dict[str, Any]]:
 
 @dataclass
 class _Block:
-    kind: str  # text | thinking | redacted_thinking | tool_use
+    kind: str  # text | thinking | redacted_thinking | tool_use | server_tool_use | server_result
     text: str = ""
     signature: str | None = None
     data: str | None = None
@@ -241,6 +353,8 @@ class _Block:
     tool_name: str = ""
     partial_json: list[str] = field(default_factory=list)
     caller: Any = None
+    raw: dict[str, Any] | None = None  # server-tool blocks as received, for the echo
+    citations: list[dict[str, Any]] = field(default_factory=list)
 
 
 class _StreamState:
@@ -252,6 +366,7 @@ class _StreamState:
         self.stop_reason: str | None = None
         self.finished = False
         self.usage = Usage()
+        self.cited: list[Source] = []  # pages the text cites, filled by ``finish``
 
     def feed(self, event: Any) -> list[StreamEvent]:
         kind = getattr(event, "type", None)
@@ -275,6 +390,7 @@ class _StreamState:
         out: list[StreamEvent] = []
         if btype == "text":
             state = _Block("text", text=getattr(block, "text", "") or "")
+            state.citations.extend(_plain(c) for c in getattr(block, "citations", None) or [])
             if state.text:
                 out.append(TextDelta(text=state.text))
         elif btype == "thinking":
@@ -295,8 +411,15 @@ class _StreamState:
                 caller=_plain(getattr(block, "caller", None)),
             )
             out.append(ToolCallStarted(id=block.id, name=block.name))
+        elif btype == "server_tool_use":
+            # The vendor runs it; its input streams like a tool call's and is echoed back.
+            state = _Block("server_tool_use", tool_id=getattr(block, "id", ""), raw=_plain(block))
+        elif isinstance(btype, str) and btype.endswith("_tool_result") and btype != "tool_result":
+            # web_search_tool_result (and other server tools' results): arrives whole.
+            state = _Block("server_result", tool_id=getattr(block, "tool_use_id", ""))
+            state.raw = _plain(block)
         else:
-            return []  # server tools, citations sources...: not part of our neutral message
+            return []  # unknown block types are not part of our neutral message
         self.blocks[index] = state
         self.order.append(index)
         return out
@@ -316,8 +439,12 @@ class _StreamState:
             return [ReasoningDelta(text=piece)] if piece else []
         if dtype == "signature_delta" and state.kind == "thinking":
             state.signature = (state.signature or "") + (getattr(delta, "signature", "") or "")
-        elif dtype == "input_json_delta" and state.kind == "tool_use":
+        elif dtype == "input_json_delta" and state.kind in ("tool_use", "server_tool_use"):
             state.partial_json.append(getattr(delta, "partial_json", "") or "")
+        elif dtype == "citations_delta" and state.kind == "text":
+            citation = _plain(getattr(delta, "citation", None))
+            if isinstance(citation, dict):
+                state.citations.append(citation)
         return []
 
     def _usage(self, usage: Any) -> None:
@@ -348,10 +475,14 @@ class _StreamState:
             )
         content: list[Any] = []
         truncated = False
+        # server_tool_use id -> its block and the raw blocks it echoes (use, then result)
+        searches: dict[str, tuple[SourcesBlock, list[dict[str, Any]]]] = {}
+        citations: list[dict[str, Any]] = []
         for index in self.order:
             state = self.blocks[index]
             if state.kind == "text" and state.text:
                 content.append(TextBlock(text=state.text))
+                citations.extend(state.citations)
             elif state.kind == "thinking":
                 content.append(ReasoningBlock(text=state.text, signature=state.signature))
             elif state.kind == "redacted_thinking":
@@ -369,12 +500,72 @@ class _StreamState:
                         provider_data={"caller": state.caller} if state.caller else None,
                     )
                 )
+            elif state.kind == "server_tool_use":
+                streamed = "".join(state.partial_json)
+                given = (state.raw or {}).get("input")
+                # Input comes as deltas, or already whole in the start block (no deltas).
+                parsed = (
+                    parse_arguments(streamed)
+                    if streamed.strip() or not isinstance(given, dict)
+                    else given
+                )
+                if parsed is None:
+                    truncated = True  # a half-written search cannot be echoed back either
+                    continue
+                query = parsed.get("query")
+                raw_blocks = [{**(state.raw or {}), "input": parsed}]
+                block = SourcesBlock(
+                    query=query if isinstance(query, str) else None,
+                    provider_data={SERVER_BLOCKS: raw_blocks},
+                )
+                searches[state.tool_id] = (block, raw_blocks)
+                content.append(block)
+            elif state.kind == "server_result" and state.raw is not None:
+                if state.tool_id not in searches:  # a result without its use: keep it anyway
+                    raw_blocks = []
+                    searches[state.tool_id] = (
+                        SourcesBlock(provider_data={SERVER_BLOCKS: raw_blocks}),
+                        raw_blocks,
+                    )
+                    content.append(searches[state.tool_id][0])
+                block, raw_blocks = searches[state.tool_id]
+                raw_blocks.append(state.raw)
+                block.provider_data = {SERVER_BLOCKS: raw_blocks}
+                block.sources.extend(_search_results(state.raw))
+        self.cited = [c for c in map(_cited, citations) if c is not None]
         stop: StopReason = _STOP_REASONS.get(self.stop_reason or "", "other")
         if truncated:
             stop = "max_tokens"
         return StreamDone(
             message=Message(role="assistant", content=content), stop_reason=stop, usage=self.usage
         )
+
+
+def _search_results(result: dict[str, Any]) -> list[Source]:
+    """The pages of a ``web_search_tool_result`` (none for an error or another server tool)."""
+    found = result.get("content")
+    if not isinstance(found, list):
+        if isinstance(found, dict) and found.get("error_code"):
+            log.info("web search failed: %s", found.get("error_code"))
+        return []
+    return [
+        Source(url=r["url"], title=r.get("title") or None)
+        for r in found
+        if isinstance(r, dict) and r.get("type") == "web_search_result" and r.get("url")
+    ]
+
+
+def _cited(citation: dict[str, Any]) -> Source | None:
+    """The page a text citation points at (web search citations only)."""
+    url = citation.get("url")
+    if not isinstance(url, str) or not url:
+        return None
+    title, quoted = citation.get("title"), citation.get("cited_text")
+    return Source(
+        url=url,
+        title=title if isinstance(title, str) and title else None,
+        snippet=quoted if isinstance(quoted, str) and quoted else None,
+    )
 
 
 def _plain(value: Any) -> Any:

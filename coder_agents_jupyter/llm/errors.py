@@ -126,6 +126,25 @@ _ANTHROPIC_ERROR_TYPES: dict[str, str] = {
     "overloaded_error": "overloaded",
 }
 
+# AWS Bedrock exception names, first letter lowered: the event-stream ``:exception-type`` of an
+# error inside a stream (``throttlingException``) and the ``x-amzn-errortype`` header of an HTTP
+# error (``ThrottlingException:http://...``), whose body is only ``{"message": ...}``.
+_BEDROCK_ERROR_TYPES: dict[str, str] = {
+    "throttlingException": "rate_limit",
+    "serviceQuotaExceededException": "rate_limit",
+    "serviceUnavailableException": "overloaded",
+    "modelNotReadyException": "overloaded",
+    "internalServerException": "server",
+    "modelStreamErrorException": "server",
+    "modelErrorException": "server",
+    "modelTimeoutException": "timeout",
+    "validationException": "bad_request",
+    "resourceNotFoundException": "bad_request",
+    "accessDeniedException": "auth",
+    "unrecognizedClientException": "auth",
+    "expiredTokenException": "auth",
+}
+
 # OpenAI-style ``error.code`` / ``error.type`` strings (OpenAI, Azure, OpenRouter, vLLM...).
 _OPENAI_ERROR_CODES: dict[str, str] = {
     "context_length_exceeded": "context_overflow",
@@ -143,7 +162,8 @@ _OPENAI_ERROR_CODES: dict[str, str] = {
 }
 
 _RETRYABLE_KINDS = {"rate_limit", "overloaded", "server", "timeout", "connection"}
-_NOT_RETRYABLE_CODES = {"insufficient_quota"}
+# Quotas that waiting seconds will not lift.
+_NOT_RETRYABLE_CODES = {"insufficient_quota", "serviceQuotaExceededException"}
 
 _CONTEXT_OVERFLOW = re.compile(
     r"prompt is too long|context[ _-]?length|maximum context|context window|input is too long"
@@ -267,7 +287,13 @@ def _classify(
     if not isinstance(status, int) or status < 400:
         status = None  # Anthropic raises in-stream errors as APIStatusError with HTTP 200
     error = _error_object(getattr(exc, "body", None))
-    code = _as_str(error.get("code")) or _as_str(error.get("type"))
+    headers = _headers(exc)
+    code = (
+        _as_str(error.get("code"))
+        or _as_str(error.get("type"))
+        or _amzn_error_type(headers.get("x-amzn-errortype"))
+    )
+    code = _bedrock_code(code)
     vendor_message = _as_str(error.get("message"))
 
     if status is None and isinstance(exc, openai.APIError | anthropic.APIStatusError):
@@ -277,9 +303,11 @@ def _classify(
             code = _as_str(error.get("type"))
     if kind == BY_STATUS or (status is None and kind != "connection" and kind != "timeout"):
         kind = _kind_from(status, code) or ("generic" if kind == BY_STATUS else kind)
+    elif code in _BEDROCK_ERROR_TYPES:
+        # Bedrock names the cause exactly where statuses are shared (a quota is a 400 there).
+        kind = _BEDROCK_ERROR_TYPES[code]
     kind = _refine(kind, code, vendor_message)
 
-    headers = _headers(exc)
     if retryable is None or kind in ("context_overflow", "content_filter"):
         retryable = kind in _RETRYABLE_KINDS or status in (408, 409, 429) or (status or 0) >= 500
         if kind in ("context_overflow", "content_filter", "auth", "bad_request"):
@@ -311,6 +339,8 @@ def _kind_from(status: int | None, code: str | None) -> str | None:
     if code:
         if code in _ANTHROPIC_ERROR_TYPES:
             return _ANTHROPIC_ERROR_TYPES[code]
+        if code in _BEDROCK_ERROR_TYPES:
+            return _BEDROCK_ERROR_TYPES[code]
         if code in _OPENAI_ERROR_CODES:
             return _OPENAI_ERROR_CODES[code]
     if status is None:
@@ -363,6 +393,22 @@ def _error_object(body: object) -> dict[str, Any]:
     if isinstance(inner, dict):
         return inner
     return body
+
+
+def _amzn_error_type(header: str | None) -> str | None:
+    """``ThrottlingException`` from ``ThrottlingException:http://internal.amazon.com/...``."""
+    if not header:
+        return None
+    return header.split(":", 1)[0].strip() or None
+
+
+def _bedrock_code(code: str | None) -> str | None:
+    """A Bedrock exception name in the table's spelling (HTTP headers capitalise it)."""
+    if code and code.endswith("Exception"):
+        lowered = code[0].lower() + code[1:]
+        if lowered in _BEDROCK_ERROR_TYPES:
+            return lowered
+    return code
 
 
 def _as_str(value: object) -> str | None:

@@ -8,6 +8,7 @@ Vercel AI Gateway. Their non-standard stream fields (``reasoning_content``, ``re
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ from .types import (
     Usage,
 )
 from .wire import EMPTY_TOOL_RESULT, IMAGE_UNAVAILABLE, guess_media_type, parse_arguments
+
+log = logging.getLogger(__name__)
 
 _FINISH_REASONS: dict[str, StopReason] = {
     "stop": "end_turn",
@@ -66,6 +69,7 @@ class OpenAIChatProvider:
         # Some compatible servers reject ``stream_options``; some only know ``max_tokens``.
         self.include_usage = include_usage
         self.max_tokens_param = max_tokens_param
+        self._warned_web_search = False
         self._client = make_openai_client(
             api_key=api_key,
             base_url=base_url,
@@ -79,6 +83,10 @@ class OpenAIChatProvider:
         await self._client.close()
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        if request.web_search and not self._warned_web_search:
+            # Chat Completions has no portable built-in web search: answer without (once said).
+            self._warned_web_search = True
+            log.info("%s: web search is not supported over Chat Completions; ignored", self.name)
         params = build_params(
             request, include_usage=self.include_usage, max_tokens_param=self.max_tokens_param
         )

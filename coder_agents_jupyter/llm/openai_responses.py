@@ -9,6 +9,11 @@ complete (a live stream had 824 characters in ``.added`` and 3896 in ``.done``).
 Items go back without their server ``id`` when ``store`` is false, as OpenAI's own Codex client
 does: the vendor never stored them, and an id it cannot find is an error ("Item with id 'rs_...'
 not found. Items are not persisted when `store` is set to false").
+
+Provider-native web search (``ModelRequest.web_search``) is the built-in ``web_search`` tool: each
+``web_search_call`` item becomes a ``SourcesBlock`` (the pages come with ``include`` of
+``web_search_call.action.sources``; the answer's ``url_citation`` annotations add titles and the
+quoted text) that keeps the item, sent back like reasoning items.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from .types import (
     ModelRequest,
     ReasoningBlock,
     ReasoningDelta,
+    Source,
+    SourcesBlock,
     StopReason,
     StreamDone,
     StreamEvent,
@@ -41,13 +48,24 @@ from .types import (
     ToolResultBlock,
     Usage,
 )
-from .wire import EMPTY_TOOL_RESULT, IMAGE_UNAVAILABLE, guess_media_type, parse_arguments
+from .wire import (
+    EMPTY_TOOL_RESULT,
+    IMAGE_UNAVAILABLE,
+    attach_citations,
+    guess_media_type,
+    parse_arguments,
+)
 
 log = logging.getLogger(__name__)
 
-# provider_data keys: the whole reasoning item as received, and a function call's item id.
+# provider_data keys: the whole reasoning (or web_search_call) item as received, and a function
+# call's item id.
 REASONING_ITEM = "openai_item"
+SEARCH_ITEM = "openai_item"
 CALL_ITEM_ID = "openai_item_id"
+# The built-in tool, and the ``include`` that lists every page a search found (not only cited).
+WEB_SEARCH_TOOL: dict[str, Any] = {"type": "web_search"}
+SEARCH_SOURCES = "web_search_call.action.sources"
 
 # The API's effort names; ours map onto them ("max" is the strongest level of every provider).
 _EFFORTS = {"none", "minimal", "low", "medium", "high", "xhigh"}
@@ -125,22 +143,25 @@ def build_params(
     """Keyword arguments of ``responses.create`` for ``request`` (without ``stream``)."""
     params: dict[str, Any] = {
         "model": request.model,
-        "input": to_wire_input(request.messages, store=store),
+        "input": to_wire_input(request.messages, store=store, web_search=request.web_search),
         "max_output_tokens": request.max_output_tokens,
         "store": store,
     }
     if request.system.strip():
         params["instructions"] = request.system
-    if request.tools:
-        params["tools"] = [
-            {
-                "type": "function",
-                "name": t.name,
-                "description": t.description,
-                "parameters": t.parameters,
-            }
-            for t in request.tools
-        ]
+    tools: list[dict[str, Any]] = [
+        {
+            "type": "function",
+            "name": t.name,
+            "description": t.description,
+            "parameters": t.parameters,
+        }
+        for t in request.tools
+    ]
+    if request.web_search:
+        tools.append(dict(WEB_SEARCH_TOOL))
+    if tools:
+        params["tools"] = tools
     effort = reasoning_effort(request.reasoning_effort)
     if effort is not None:
         params["reasoning"] = {"effort": effort}
@@ -149,8 +170,11 @@ def build_params(
     wants_encrypted = (
         encrypted_reasoning if encrypted_reasoning is not None else effort not in (None, "none")
     )
-    if wants_encrypted:
-        params["include"] = ["reasoning.encrypted_content"]
+    include = ["reasoning.encrypted_content"] if wants_encrypted else []
+    if request.web_search:
+        include.append(SEARCH_SOURCES)
+    if include:
+        params["include"] = include
     if request.temperature is not None:
         params["temperature"] = request.temperature
     return params
@@ -167,12 +191,18 @@ def reasoning_effort(effort: str | None) -> str | None:
     return effort
 
 
-def to_wire_input(messages: Iterable[Message], *, store: bool = False) -> list[dict[str, Any]]:
-    """The ``input`` list: user messages, the assistant's items in order, tool outputs."""
+def to_wire_input(
+    messages: Iterable[Message], *, store: bool = False, web_search: bool = True
+) -> list[dict[str, Any]]:
+    """The ``input`` list: user messages, the assistant's items in order, tool outputs.
+
+    ``web_search`` sends earlier searches (their ``web_search_call`` items) back; without it (web
+    search now off) they are left out rather than referring to a tool the request lacks.
+    """
     out: list[dict[str, Any]] = []
     for message in messages:
         if message.role == "assistant":
-            out.extend(_assistant_items(message, store=store))
+            out.extend(_assistant_items(message, store=store, web_search=web_search))
             continue
         for block in message.content:
             if isinstance(block, ToolResultBlock):
@@ -218,7 +248,9 @@ def _user_parts(message: Message) -> list[dict[str, Any]]:
     return parts
 
 
-def _assistant_items(message: Message, *, store: bool) -> list[dict[str, Any]]:
+def _assistant_items(
+    message: Message, *, store: bool, web_search: bool = True
+) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     texts: list[str] = []
 
@@ -232,8 +264,11 @@ def _assistant_items(message: Message, *, store: bool) -> list[dict[str, Any]]:
             if block.text.strip():
                 texts.append(block.text)
             continue
-        if isinstance(block, ReasoningBlock):
-            item = _reasoning_item(block, store=store)
+        if isinstance(block, ReasoningBlock | SourcesBlock):
+            if isinstance(block, ReasoningBlock):
+                item = _reasoning_item(block, store=store)
+            else:
+                item = _search_item(block, store=store) if web_search else None
             if item is None:
                 continue
             flush_text()
@@ -251,9 +286,17 @@ def _assistant_items(message: Message, *, store: bool) -> list[dict[str, Any]]:
                 call["id"] = item_id
             items.append(call)
     flush_text()
-    if all(item.get("type") == "reasoning" for item in items):
+    if all(item.get("type") in ("reasoning", "web_search_call") for item in items):
         return []  # reasoning must be followed by the item it led to; a bare one is rejected
     return items
+
+
+def _search_item(block: SourcesBlock, *, store: bool) -> dict[str, Any] | None:
+    """The ``web_search_call`` item to send back (another provider's search has none)."""
+    item = (block.provider_data or {}).get(SEARCH_ITEM)
+    if not isinstance(item, dict) or item.get("type") != "web_search_call":
+        return None
+    return dict(item) if store else {k: v for k, v in item.items() if k != "id"}
 
 
 def _reasoning_item(block: ReasoningBlock, *, store: bool) -> dict[str, Any] | None:
@@ -361,7 +404,8 @@ class _StreamState:
 
     def _register(self, index: Any, wire: Any) -> _Item:
         kind = getattr(wire, "type", None)
-        kind = kind if kind in ("message", "reasoning", "function_call") else "other"
+        known = ("message", "reasoning", "function_call", "web_search_call")
+        kind = kind if kind in known else "other"
         item_id = getattr(wire, "id", None) or ""
         item = self.by_id.get(item_id) if item_id else None
         if item is None:
@@ -428,12 +472,17 @@ class _StreamState:
                 retryable=True,
             )
         content: list[Any] = []
+        citations: list[Source] = []
         truncated = refused = False
         for index in sorted(self.items):
             item = self.items[index]
             if item.kind == "reasoning":
                 content.append(_reasoning_block(item))
+            elif item.kind == "web_search_call":
+                if item.done is not None:  # only the finished item says what was searched
+                    content.append(_search_block(item.done))
             elif item.kind == "message":
+                citations.extend(_citations(item))
                 text = _message_text(item)
                 refused = refused or item.refusal
                 if text:
@@ -447,6 +496,7 @@ class _StreamState:
                     truncated = True  # cut off mid-arguments: never run a half-written call
                 else:
                     content.append(block)
+        attach_citations(content, citations)
         stop: StopReason
         if self.terminal == "response.incomplete":
             stop = _INCOMPLETE_REASONS.get(self.incomplete_reason or "", "other")
@@ -469,6 +519,54 @@ def _reasoning_block(item: _Item) -> ReasoningBlock:
     texts = [p.get("text", "") for p in parts if isinstance(p, dict)]
     text = "\n\n".join(t for t in texts if t) or "".join(item.text)
     return ReasoningBlock(text=text, provider_data={REASONING_ITEM: done})
+
+
+def _search_block(item: dict[str, Any]) -> SourcesBlock:
+    """A finished ``web_search_call``: its query and the pages it found or opened."""
+    action = item.get("action") if isinstance(item.get("action"), dict) else {}
+    query = action.get("query")
+    queries = action.get("queries")
+    if not isinstance(query, str) and isinstance(queries, list) and queries:
+        query = "; ".join(q for q in queries if isinstance(q, str))
+    urls = [s.get("url") for s in action.get("sources") or [] if isinstance(s, dict)]
+    if isinstance(action.get("url"), str):  # open_page / find_in_page
+        urls.append(action["url"])
+    seen: dict[str, Source] = {}
+    for url in urls:
+        if isinstance(url, str) and url and url not in seen:
+            seen[url] = Source(url=url)
+    return SourcesBlock(
+        query=query if isinstance(query, str) and query else None,
+        sources=list(seen.values()),
+        provider_data={SEARCH_ITEM: item},
+    )
+
+
+def _citations(item: _Item) -> list[Source]:
+    """The ``url_citation`` annotations of a finished message, with the text they cover."""
+    found: list[Source] = []
+    parts = (item.done or {}).get("content") or []
+    for part in parts:
+        if not isinstance(part, dict):
+            continue
+        text = part.get("text") if isinstance(part.get("text"), str) else ""
+        for note in part.get("annotations") or []:
+            if not isinstance(note, dict) or note.get("type") != "url_citation":
+                continue
+            url = note.get("url")
+            if not isinstance(url, str) or not url:
+                continue
+            start, end = note.get("start_index"), note.get("end_index")
+            quoted = text[start:end] if isinstance(start, int) and isinstance(end, int) else ""
+            title = note.get("title")
+            found.append(
+                Source(
+                    url=url,
+                    title=title if isinstance(title, str) and title else None,
+                    snippet=quoted.strip() or None,
+                )
+            )
+    return found
 
 
 def _message_text(item: _Item) -> str:

@@ -18,7 +18,7 @@ def make_provider(settings: Settings, name: str) -> Provider:
     if cfg is None:
         raise ProviderError(f"provider {name!r} is not configured", provider=name, kind="config")
     key = settings.secrets.get(name)
-    if key is None and not cfg.api_key_optional:
+    if key is None and cfg.key_required:
         status = next(s for s in settings.provider_status() if s.name == name)
         raise ProviderError(f"unavailable: {status.reason}", provider=name, kind="config")
     return _build(cfg, key)

@@ -63,8 +63,30 @@ class ToolResultBlock(_Block):
     display: dict[str, Any] | None = None
 
 
+class Source(BaseModel):
+    """One web page a provider-native search found or the answer cited."""
+
+    url: str
+    title: str | None = None
+    snippet: str | None = None  # the text the answer quoted from it, when the provider says
+
+
+class SourcesBlock(_Block):
+    """A provider-native web search the model ran, kept as content so people see the sources.
+
+    ``provider_data`` holds the vendor's own items (Anthropic ``server_tool_use`` +
+    ``web_search_tool_result`` blocks, an OpenAI ``web_search_call`` item), sent back verbatim
+    with the assistant turn: the vendor requires them, and only its own adapter reads them.
+    """
+
+    type: Literal["sources"] = "sources"
+    query: str | None = None
+    sources: list[Source] = Field(default_factory=list)
+    provider_data: dict[str, Any] | None = None
+
+
 ContentBlock = Annotated[
-    TextBlock | ImageBlock | ReasoningBlock | ToolCallBlock | ToolResultBlock,
+    TextBlock | ImageBlock | ReasoningBlock | ToolCallBlock | ToolResultBlock | SourcesBlock,
     Field(discriminator="type"),
 ]
 
@@ -130,6 +152,9 @@ class ModelRequest(BaseModel):
     max_output_tokens: int = 8192
     temperature: float | None = None
     reasoning_effort: str | None = None
+    web_search: bool = False
+    """Offer the provider's own web search (admin setting per model); providers without one
+    ignore it."""
 
 
 StopReason = Literal["end_turn", "tool_use", "max_tokens", "content_filter", "refusal", "other"]

@@ -1,9 +1,13 @@
-"""Pieces every wire-protocol module shares: placeholders, image sniffing, tool arguments."""
+"""Pieces every wire-protocol module shares: placeholders, image sniffing, tool arguments,
+web-search citations."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
+
+from .types import Source, SourcesBlock
 
 IMAGE_UNAVAILABLE = "[image unavailable]"
 EMPTY_TOOL_RESULT = "(no output)"
@@ -30,3 +34,23 @@ def parse_arguments(raw: str) -> dict[str, Any] | None:
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def attach_citations(content: list[Any], citations: Iterable[Source]) -> None:
+    """Merge the pages an answer cites into its ``SourcesBlock``s (searches).
+
+    A cited page a search listed gets the quoted text as its snippet (and a title if it had
+    none); one no search listed is added to the last search, or to a new block at the end, so
+    every page the answer relies on is kept with it.
+    """
+    blocks = [b for b in content if isinstance(b, SourcesBlock)]
+    for cited in citations:
+        match = next((s for b in blocks for s in b.sources if s.url == cited.url), None)
+        if match is not None:
+            match.snippet = match.snippet or cited.snippet
+            match.title = match.title or cited.title
+            continue
+        if not blocks:
+            blocks.append(SourcesBlock())
+            content.append(blocks[-1])
+        blocks[-1].sources.append(cited.model_copy())

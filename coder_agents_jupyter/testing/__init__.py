@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         text,
         thinking,
         tool_call,
+        web_search,
     )
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "text",
     "thinking",
     "tool_call",
+    "web_search",
 ]
 
 

@@ -1,12 +1,15 @@
-"""A fake LLM vendor: a real HTTP server speaking the Anthropic and OpenAI wire protocols.
+"""A fake LLM vendor: a real HTTP server speaking the Anthropic, OpenAI and Bedrock protocols.
 
 Routes: Anthropic ``POST /v1/messages``; OpenAI Chat Completions ``POST /v1/chat/completions``;
 OpenAI Responses ``POST /v1/responses``; and Azure OpenAI's shapes of the OpenAI two, the v1 form
 (``/openai/v1/chat/completions``, ``/openai/v1/responses``) and the classic one
 (``/openai/deployments/{deployment}/chat/completions?api-version=...``, ``/openai/responses?...``,
-``/openai/deployments/{deployment}/responses?...``). Keys are read from ``x-api-key``, ``api-key``
-(Azure) or ``Authorization: Bearer``. Each ``RecordedRequest`` says which protocol it spoke, its
-path and its query.
+``/openai/deployments/{deployment}/responses?...``); AWS Bedrock's ``POST /model/{model}/invoke``
+and ``/model/{model}/invoke-with-response-stream`` (the model comes from the path, the stream in
+AWS event-stream frames; the recorded body is the one sent, without ``model``). Keys are read from
+``x-api-key``, ``api-key`` (Azure) or ``Authorization: Bearer``; a SigV4-signed request presents
+its access key id (signatures are not checked). Each ``RecordedRequest`` says which protocol it
+spoke, its path and its query.
 
 It runs on 127.0.0.1 in its own thread with its own event loop, so sync tests, async tests and
 Jupyter servers in subprocesses can all point an official SDK at it. Behaviour is scripted::
@@ -22,8 +25,12 @@ message text) keeps its own cursor. Requests whose last user message contains
 ``[fake-llm conversation N]`` tag so that a compacted chat, whose context now starts with the
 summary, still continues its own script where it was.
 
+Parts: ``text`` (optionally citing URLs), ``thinking``, ``tool_call`` and ``web_search`` (a
+provider-native search: Anthropic server-tool blocks, a Responses ``web_search_call`` item).
+
 Faults (``reply(..., fault=...)``) script how one answer breaks, the same way for every protocol
-because they act on the encoded SSE frames (one frame = one ``event:``/``data:`` block)::
+because they act on the encoded frames (one SSE ``event:``/``data:`` block, or one Bedrock
+event-stream message)::
 
     reply(fault=http_error(429, retry_after=2))   # vendor error body, exactly these headers
     reply(text("hi"), fault=disconnect_after(3))   # 3 frames, then FIN before the body ends
@@ -42,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import http
 import json
 import re
@@ -56,27 +64,36 @@ from typing import Any, Literal
 
 from ..llm.types import Usage
 from .fake_wire import (
+    BEDROCK_HTTP_ERRORS,
+    EVENTSTREAM_CONTENT_TYPE,
     Part,
     TextPart,
     ThinkingPart,
     ToolCallPart,
+    WebSearchPart,
     anthropic_message,
     anthropic_stream,
+    bedrock_chunk,
+    bedrock_frames,
     chat_completion,
     chat_stream,
+    decode_eventstream,
+    eventstream_message,
     responses_object,
     responses_stream,
+    sse_payloads,
 )
 
 SUMMARY_REQUEST_MARKER = "<<compact-conversation>>"
 DEFAULT_SUMMARY_TEXT = "SUMMARY: the conversation so far, summarised by the fake model."
 EXHAUSTED_TEXT = "(script exhausted)"
 
-Protocol = Literal["anthropic", "chat", "responses"]
+Protocol = Literal["anthropic", "chat", "responses", "bedrock"]
 
 _TAG = re.compile(r"#([A-Za-z0-9_][\w.-]*)")
 _CONVERSATION_TAG = re.compile(r"\[fake-llm conversation (\d+)\]")
 _RETRY_HEADERS = ("retry-after", "retry-after-ms")
+_BEDROCK_PATH = re.compile(r".*/model/([^/]+)/(invoke|invoke-with-response-stream)")
 
 
 # ----- what a script says -----
@@ -149,8 +166,9 @@ class Repeat:
 ReplyEntry = Reply | RawReply | Repeat | ReplyFn
 
 
-def text(value: str) -> TextPart:
-    return TextPart(value)
+def text(value: str, *, cite: Sequence[str] = ()) -> TextPart:
+    """Answer text; ``cite`` lists URLs (of this answer's ``web_search`` parts) it cites."""
+    return TextPart(value, tuple(cite))
 
 
 def thinking(value: str, signature: str | None = None) -> ThinkingPart:
@@ -163,6 +181,15 @@ def tool_call(
     id: str | None = None,  # noqa: A002 - mirrors the wire field
 ) -> ToolCallPart:
     return ToolCallPart(name, dict(arguments or {}), id)
+
+
+def web_search(
+    query: str,
+    results: Sequence[tuple[str, str]] = (),
+    id: str | None = None,  # noqa: A002 - mirrors the wire field
+) -> WebSearchPart:
+    """A provider-native web search the vendor ran, finding ``(url, title)`` pages."""
+    return WebSearchPart(query, tuple((u, t) for u, t in results), id)
 
 
 def reply(
@@ -463,22 +490,28 @@ class FakeLLM:
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            await _send_json(
-                writer, 400, _error_body(protocol, 400, "request body is not a JSON object")
-            )
+            status, error = _error_response(protocol, 400, "request body is not a JSON object")
+            await _send_json(writer, status, *error)
             return
         seen = RecordedRequest(path, request.headers, body, None, None, protocol, query)
         if self.api_key is not None and _presented_key(request.headers) != self.api_key:
             with self._lock:
                 self._requests.append(seen)
-            await _send_json(writer, 401, _error_body(protocol, 401, "invalid API key"))
+            status, error = _error_response(protocol, 401, "invalid API key")
+            await _send_json(writer, status, *error)
             return
+        streaming = bool(body.get("stream"))
+        bedrock = _BEDROCK_PATH.fullmatch(path) if protocol == "bedrock" else None
+        if bedrock is not None:
+            # Bedrock's SDK moves ``model`` into the path and picks streaming by the path.
+            body = {**body, "model": urllib.parse.unquote(bedrock.group(1))}
+            streaming = bedrock.group(2) == "invoke-with-response-stream"
         try:
             answer = await asyncio.get_running_loop().run_in_executor(None, self._choose, seen)
         except Exception as exc:  # noqa: BLE001 - a broken reply function must not hang a test
             message = f"fake LLM: the scripted reply function failed: {exc!r}"
-            error = _error_body(protocol, 500, message)
-            await _send_json(writer, 500, error, {"x-should-retry": "false"})
+            status, (error, headers) = _error_response(protocol, 500, message)
+            await _send_json(writer, status, error, {**headers, "x-should-retry": "false"})
             return
         if isinstance(answer, RawReply):
             await _send_raw(writer, protocol, answer)
@@ -487,12 +520,12 @@ class FakeLLM:
             await _send_json(writer, status, error_body, _error_headers(status, headers))
         elif answer.fault is not None and answer.fault.kind == "http_error":
             await _send_fault_error(writer, protocol, answer.fault)
-        elif not body.get("stream"):
+        elif not streaming:
             await _send_json(writer, 200, _whole_answer(protocol, answer, body))
         else:
             frames = _stream_frames(protocol, answer, body)
             delay = answer.delay if answer.delay is not None else self.chunk_delay
-            await _send_stream(writer, frames, delay, answer.fault)
+            await _send_stream(writer, frames, delay, answer.fault, protocol)
 
 
 # ----- request helpers shared by the server and DEMO_SCRIPT -----
@@ -592,7 +625,11 @@ def _usage_of(answer: Reply, body: dict[str, Any]) -> Usage:
     if answer.usage is not None:
         return answer.usage
     produced = sum(
-        len(p.text) if isinstance(p, TextPart | ThinkingPart) else len(json.dumps(p.arguments))
+        len(p.text)
+        if isinstance(p, TextPart | ThinkingPart)
+        else len(p.query)
+        if isinstance(p, WebSearchPart)
+        else len(json.dumps(p.arguments))
         for p in answer.parts
     )
     return Usage(
@@ -610,25 +647,28 @@ def _neutral_stop(answer: Reply) -> str:
 def _stream_frames(protocol: Protocol, answer: Reply, body: dict[str, Any]) -> Iterator[bytes]:
     """The SSE frames of a scripted answer in ``protocol``'s encoding (writers: ``fake_wire``)."""
     write = {"anthropic": anthropic_stream, "chat": chat_stream, "responses": responses_stream}
-    return write[protocol](
+    frames = write["anthropic" if protocol == "bedrock" else protocol](
         answer.parts,
         body,
         usage=_usage_of(answer, body),
         stop=_neutral_stop(answer),
         stream_error=answer.stream_error,
     )
+    return bedrock_frames(frames) if protocol == "bedrock" else frames
 
 
 def _whole_answer(protocol: Protocol, answer: Reply, body: dict[str, Any]) -> dict[str, Any]:
     """The non-streaming JSON body of a scripted answer."""
     write = {"anthropic": anthropic_message, "chat": chat_completion, "responses": responses_object}
-    return write[protocol](
+    return write["anthropic" if protocol == "bedrock" else protocol](
         answer.parts, body, usage=_usage_of(answer, body), stop=_neutral_stop(answer)
     )
 
 
 def _protocol_of(path: str) -> Protocol | None:
-    """The protocol a POST path speaks, for OpenAI, Anthropic and both Azure URL forms."""
+    """The protocol a POST path speaks, for OpenAI, Anthropic, Bedrock and both Azure forms."""
+    if _BEDROCK_PATH.fullmatch(path):
+        return "bedrock"
     if path.endswith("/messages"):
         return "anthropic"
     if path.endswith("/chat/completions"):
@@ -636,6 +676,25 @@ def _protocol_of(path: str) -> Protocol | None:
     if path.endswith("/responses"):
         return "responses"
     return None
+
+
+def _error_response(
+    protocol: Protocol, status: int, message: str
+) -> tuple[int, tuple[dict[str, Any], dict[str, str]]]:
+    """Status, body and headers of the server's own refusals (bad body, wrong key, failure)."""
+    if protocol == "bedrock":
+        if status == 401:
+            # AWS answers an unknown key or signature with 403, as UnrecognizedClientException.
+            status, message = 403, "The security token included in the request is invalid."
+            return status, ({"message": message}, {"x-amzn-errortype": _amzn_type(401)})
+        return status, ({"message": message}, {"x-amzn-errortype": _amzn_type(status)})
+    return status, (_error_body(protocol, status, message), {})
+
+
+def _amzn_type(status: int) -> str:
+    """An ``x-amzn-errortype`` value as Bedrock sends it (name, colon, namespace URL)."""
+    name = BEDROCK_HTTP_ERRORS.get(status, "InternalServerException")
+    return f"{name}:http://internal.amazon.com/coral/com.amazon.bedrock/"
 
 
 def _error_body(protocol: Protocol, status: int, message: str) -> dict[str, Any]:
@@ -660,6 +719,10 @@ def _presented_key(headers: dict[str, str]) -> str | None:
         if name in headers:
             return headers[name]
     auth = headers.get("authorization", "")
+    if auth.startswith("AWS4-HMAC-SHA256 "):
+        # SigV4: the access key id of ``Credential=<id>/<date>/<region>/<service>/aws4_request``.
+        credential = re.search(r"Credential=([^/,\s]+)", auth)
+        return credential.group(1) if credential else None
     return auth[7:] if auth.lower().startswith("bearer ") else None
 
 
@@ -682,6 +745,12 @@ def _models_body(names: list[str], anthropic_shape: bool) -> dict[str, Any]:
 
 
 def _raw_frames(answer: RawReply, protocol: Protocol) -> list[bytes]:
+    if protocol == "bedrock" and _is_sse(answer.content_type):
+        # A recorded Anthropic stream, re-framed as Bedrock sends it (one event per message).
+        text = answer.data.decode()
+        lines = text.splitlines() if answer.datalines else sse_payloads(answer.data)
+        events = [line for line in lines if line.strip()]
+        return [bedrock_chunk(e) for e in events if json.loads(e).get("type") != "ping"]
     if answer.datalines:
         frames = []
         for line in answer.data.decode().splitlines():
@@ -788,12 +857,16 @@ async def _send_chunk(writer: asyncio.StreamWriter, data: bytes) -> None:
 
 
 async def _send_stream(
-    writer: asyncio.StreamWriter, frames: Iterator[bytes], delay: float, fault: Fault | None = None
+    writer: asyncio.StreamWriter,
+    frames: Iterator[bytes],
+    delay: float,
+    fault: Fault | None = None,
+    protocol: Protocol = "anthropic",
 ) -> None:
     if fault is not None:
-        await _send_faulty_stream(writer, frames, delay, fault)
+        await _send_faulty_stream(writer, frames, delay, fault, protocol)
         return
-    await _start_stream(writer, 200, "text/event-stream; charset=utf-8")
+    await _start_stream(writer, 200, _stream_type(protocol))
     for i, frame in enumerate(frames):
         if delay and i:
             await asyncio.sleep(delay)
@@ -802,8 +875,21 @@ async def _send_stream(
     await writer.drain()
 
 
+def _is_sse(content_type: str) -> bool:
+    return content_type.startswith("text/event-stream")
+
+
+def _stream_type(protocol: Protocol) -> str:
+    if protocol == "bedrock":
+        return EVENTSTREAM_CONTENT_TYPE
+    return "text/event-stream; charset=utf-8"
+
+
 async def _send_raw(writer: asyncio.StreamWriter, protocol: Protocol, answer: RawReply) -> None:
-    await _start_stream(writer, answer.status, answer.content_type)
+    content_type = answer.content_type
+    if protocol == "bedrock" and _is_sse(content_type):
+        content_type = EVENTSTREAM_CONTENT_TYPE
+    await _start_stream(writer, answer.status, content_type)
     for piece in _raw_frames(answer, protocol):
         await _send_chunk(writer, piece)
     writer.write(b"0\r\n\r\n")
@@ -827,7 +913,9 @@ _FAULT_OPENAI_CODES = {401: "invalid_api_key", 429: "rate_limit_exceeded"}
 
 
 def vendor_error_body(protocol: str, status: int, message: str) -> dict[str, Any]:
-    """The error body a vendor sends with ``status``: Anthropic's shape, else OpenAI's."""
+    """The error body a vendor sends with ``status``: Anthropic's, Bedrock's or OpenAI's shape."""
+    if protocol == "bedrock":
+        return {"message": message}  # the error type is in the ``x-amzn-errortype`` header
     if protocol == "anthropic":
         kind = _FAULT_ANTHROPIC_TYPES.get(status, "api_error")
         return {
@@ -850,17 +938,31 @@ def vendor_error_body(protocol: str, status: int, message: str) -> dict[str, Any
 async def _send_fault_error(writer: asyncio.StreamWriter, protocol: str, fault: Fault) -> None:
     message = fault.message or f"fake LLM: scripted HTTP {fault.status}"
     body = vendor_error_body(protocol, fault.status, message)
-    await _send_json(writer, fault.status, body, dict(fault.headers))
+    headers = dict(fault.headers)
+    if protocol == "bedrock":
+        headers.setdefault("x-amzn-errortype", _amzn_type(fault.status))
+    await _send_json(writer, fault.status, body, headers)
 
 
-def _is_keepalive(frame: bytes) -> bool:
+def _is_keepalive(frame: bytes, protocol: Protocol = "anthropic") -> bool:
     """A frame clients skip without parsing: comments only, or an Anthropic ``ping``."""
+    if protocol == "bedrock":
+        return False  # Bedrock sends no keep-alives
     lines = frame.decode("utf-8", "replace").splitlines()
     return "event: ping" in lines or not any(line.startswith("data:") for line in lines)
 
 
-def _corrupt(frame: bytes) -> bytes:
-    """The frame with every ``data:`` payload cut in half: a JSON prefix never parses."""
+def _corrupt(frame: bytes, protocol: Protocol = "anthropic") -> bytes:
+    """The frame with every ``data:`` payload cut in half: a JSON prefix never parses.
+
+    A Bedrock message stays a valid event-stream message (its CRCs are recomputed): the Anthropic
+    event JSON inside it is what breaks, as a garbled model event would.
+    """
+    if protocol == "bedrock":
+        headers, payload = decode_eventstream(frame)
+        inner = base64.b64decode(json.loads(payload)["bytes"])
+        broken = base64.b64encode(inner[: max(1, len(inner) // 2)]).decode()
+        return eventstream_message(headers, json.dumps({"bytes": broken}).encode())
     out = []
     for line in frame.decode("utf-8", "replace").split("\n"):
         if line.startswith("data:"):
@@ -871,10 +973,14 @@ def _corrupt(frame: bytes) -> bytes:
 
 
 async def _send_faulty_stream(
-    writer: asyncio.StreamWriter, frames: Iterator[bytes], delay: float, fault: Fault
+    writer: asyncio.StreamWriter,
+    frames: Iterator[bytes],
+    delay: float,
+    fault: Fault,
+    protocol: Protocol = "anthropic",
 ) -> None:
     """Stream ``frames`` like ``_send_stream`` but break it as ``fault`` says."""
-    await _start_stream(writer, 200, "text/event-stream; charset=utf-8")
+    await _start_stream(writer, 200, _stream_type(protocol))
     done = False  # the fault has happened (each happens once)
     for i, frame in enumerate(frames):
         if i >= fault.after and not done:
@@ -883,8 +989,8 @@ async def _send_faulty_stream(
             elif fault.kind == "stall":
                 await asyncio.sleep(fault.seconds)
                 done = True
-            elif fault.kind == "malformed" and not _is_keepalive(frame):
-                frame = _corrupt(frame)
+            elif fault.kind == "malformed" and not _is_keepalive(frame, protocol):
+                frame = _corrupt(frame, protocol)
                 done = True
         if delay and i:
             await asyncio.sleep(delay)

@@ -38,6 +38,10 @@ class ToolResult(BaseModel):
     display: dict[str, Any] | None = None
 
 
+async def _no_progress(_: str) -> None:
+    return None
+
+
 SaveAttachment = Callable[[str, str, bytes], Awaitable[str]]
 """(name, media_type, data) -> attachment id; stores a file the user can download."""
 
@@ -52,9 +56,14 @@ class ToolContext:
     save_attachment: SaveAttachment
     result_budget: int = DEFAULT_RESULT_BUDGET
     extra: dict[str, Any] = field(default_factory=dict)
+    progress: Callable[[str], Awaitable[None]] = field(default=_no_progress)
+    """Report progress of a long call (a build log line) to the people watching."""
 
     async def workspace(self) -> Workspace:
-        return await self.get_workspace()
+        """The chat's workspace, connected (a remote one connects on the first call needing it)."""
+        ws = await self.get_workspace()
+        await ws.connect()
+        return ws
 
 
 class Tool:

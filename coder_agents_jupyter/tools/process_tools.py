@@ -234,11 +234,12 @@ class ProcessList(Tool):
             return ToolResult(content="No processes have been started in this workspace.")
         rows = []
         for p in processes:
-            status = (
-                f"running for {p.duration_s:.0f} s"
-                if p.running
-                else f"exited {_exit_description(p.exit_code)} after {p.duration_s:.1f} s"
-            )
+            if p.running:
+                status = f"running for {p.duration_s:.0f} s"
+            elif p.lost is not None:  # its connection dropped: state unknown
+                status = f"lost with its connection after {p.duration_s:.1f} s (may still run)"
+            else:
+                status = f"exited {_exit_description(p.exit_code)} after {p.duration_s:.1f} s"
             started = time.strftime("%H:%M:%S", time.localtime(p.started_at))
             command = p.command if len(p.command) <= 120 else p.command[:117] + "..."
             where = "" if p.workdir == ws.root else f" (in {p.workdir})"

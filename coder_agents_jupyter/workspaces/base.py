@@ -17,6 +17,7 @@ timeout passes (the process keeps running), ``aclose`` kills whatever is still r
 from __future__ import annotations
 
 import abc
+import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -31,6 +32,39 @@ SignalName = Literal["terminate", "kill"]
 
 class PartialWriteError(WorkspaceError):
     """``write_files_atomic`` failed after some targets were already replaced."""
+
+
+PathProblem = Literal["permission", "missing", "is_dir", "not_dir", "other"]
+
+
+def path_error(path: str, action: str, problem: PathProblem, detail: str = "") -> WorkspaceError:
+    """The one phrasing of a failed file operation, whatever the transport found out.
+
+    ``action`` is a verb ("read", "write", "list"...); ``detail`` is the system's own words,
+    used only when ``problem`` is "other".
+    """
+    if problem == "permission":
+        return WorkspaceError(f"Permission denied: cannot {action} {path}.")
+    if problem == "missing":
+        return WorkspaceError(f"Cannot {action} {path}: it does not exist.")
+    if problem == "is_dir":
+        return WorkspaceError(f"Cannot {action} {path}: it is a directory.")
+    if problem == "not_dir":
+        return WorkspaceError(
+            f"Cannot {action} {path}: a component of the path is not a directory."
+        )
+    return WorkspaceError(f"Cannot {action} {path}: {detail.rstrip('.') or 'failed'}.")
+
+
+def closed_error() -> WorkspaceError:
+    return WorkspaceError("This workspace connection is closed.")
+
+
+def join_path(root: str, home: str, path: str) -> str:
+    """``path`` made absolute against ``root`` (``~``, ``~/...`` against ``home``), normalised."""
+    if path == "~" or path.startswith("~/"):
+        path = home + path[1:]
+    return posixpath.normpath(posixpath.join(root, path))
 
 
 @dataclass(frozen=True)
@@ -128,6 +162,23 @@ class Workspace(abc.ABC):
     @abc.abstractmethod
     async def aclose(self) -> None:
         """Kill every tracked process and release the connection. Idempotent."""
+
+    async def connect(self) -> None:
+        """Make sure the workspace is reachable, opening its connection if needed.
+
+        Idempotent and cheap once connected. ``ToolContext.workspace`` calls it, so a tool
+        always gets a workspace whose ``root`` and ``resolve`` are known; a transport with
+        nothing to open (a local folder) keeps this default.
+        """
+        return None  # noqa: B027 - deliberately a no-op default, not abstract
+
+    async def _workdir(self, workdir: str | None) -> str:
+        """The absolute working directory of a new process; an error if it is not a directory."""
+        cwd = self.resolve(workdir) if workdir else self.root
+        st = await self.stat(cwd)
+        if st is None or not st.is_dir:
+            raise WorkspaceError(f"The working directory {cwd} does not exist.")
+        return cwd
 
     async def __aenter__(self) -> Workspace:
         return self

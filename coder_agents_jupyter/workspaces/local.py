@@ -18,30 +18,41 @@ import tempfile
 from collections.abc import Iterable, Mapping
 
 from ..errors import WorkspaceError
-from .base import DirEntry, FileStat, PartialWriteError, SignalName, Workspace
-from .processes import ProcessInfo, ProcessRecord, ProcessTable, build_env
+from .base import (
+    DirEntry,
+    FileStat,
+    PartialWriteError,
+    PathProblem,
+    SignalName,
+    Workspace,
+    closed_error,
+    path_error,
+)
+from .processes import (
+    OUTPUT_GRACE_S,
+    ExitReporter,
+    ProcessInfo,
+    ProcessRecord,
+    ProcessTable,
+    build_env,
+    signal_number,
+)
 
-_SIGNALS: dict[str, signals.Signals] = {"terminate": signals.SIGTERM, "kill": signals.SIGKILL}
-
-# After the shell exits, a child it put in the background may still hold the output pipe open.
-# Wait this long for the pipe to close so the last output is captured, then report the exit
-# anyway (the output of such a child keeps being collected).
-OUTPUT_GRACE_S = 0.5
+__all__ = ["OUTPUT_GRACE_S", "LocalWorkspace"]
 
 
 def _os_error(exc: OSError, path: str, action: str) -> WorkspaceError:
     """One phrasing of filesystem failures, naming the path and what would help."""
+    problem: PathProblem = "other"
     if isinstance(exc, PermissionError):
-        return WorkspaceError(f"Permission denied: cannot {action} {path}.")
-    if isinstance(exc, FileNotFoundError):
-        return WorkspaceError(f"Cannot {action} {path}: it does not exist.")
-    if isinstance(exc, IsADirectoryError):
-        return WorkspaceError(f"Cannot {action} {path}: it is a directory.")
-    if isinstance(exc, NotADirectoryError | FileExistsError):  # makedirs meets a file
-        return WorkspaceError(
-            f"Cannot {action} {path}: a component of the path is not a directory."
-        )
-    return WorkspaceError(f"Cannot {action} {path}: {exc.strerror or exc}.")
+        problem = "permission"
+    elif isinstance(exc, FileNotFoundError):
+        problem = "missing"
+    elif isinstance(exc, IsADirectoryError):
+        problem = "is_dir"
+    elif isinstance(exc, NotADirectoryError | FileExistsError):  # makedirs meets a file
+        problem = "not_dir"
+    return path_error(path, action, problem, exc.strerror or str(exc))
 
 
 def _current_umask() -> int:
@@ -65,11 +76,12 @@ class _ProcessProtocol(asyncio.SubprocessProtocol):
 
     def __init__(self, record: ProcessRecord, loop: asyncio.AbstractEventLoop) -> None:
         self.record = record
-        self._loop = loop
+        self.exit = ExitReporter(record, loop)
         self.transport: asyncio.SubprocessTransport | None = None
-        self.pipe_open = True
-        self._exit_code: int | None = None
-        self._grace: asyncio.TimerHandle | None = None
+
+    @property
+    def pipe_open(self) -> bool:
+        return self.exit.output_open
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.SubprocessTransport)
@@ -79,30 +91,17 @@ class _ProcessProtocol(asyncio.SubprocessProtocol):
         self.record.output.write(data if isinstance(data, bytes) else data.encode())
 
     def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
-        self.pipe_open = False
-        if self._exit_code is not None:
-            self._finish()
+        self.exit.output_closed()
 
     def process_exited(self) -> None:
         assert self.transport is not None
         code = self.transport.get_returncode()
-        self._exit_code = code if code is not None else -1
-        if self.pipe_open:
-            self._grace = self._loop.call_later(OUTPUT_GRACE_S, self._finish)
-        else:
-            self._finish()
+        self.exit.exited(code if code is not None else -1)
 
     def connection_lost(self, exc: Exception | None) -> None:
         # Both the process and its pipe are gone: release the transport.
         if self.transport is not None:
             self.transport.close()
-
-    def _finish(self) -> None:
-        if self._grace is not None:
-            self._grace.cancel()
-            self._grace = None
-        if self._exit_code is not None:
-            self.record.mark_exited(self._exit_code)
 
 
 class LocalWorkspace(Workspace):
@@ -272,11 +271,8 @@ class LocalWorkspace(Workspace):
         background: bool = False,
     ) -> str:
         if self._closed:
-            raise WorkspaceError("This workspace connection is closed.")
-        cwd = self.resolve(workdir) if workdir else self._root
-        st = await self.stat(cwd)
-        if st is None or not st.is_dir:
-            raise WorkspaceError(f"The working directory {cwd} does not exist.")
+            raise closed_error()
+        cwd = await self._workdir(workdir)
         full_env = build_env(
             os.environ, remove=self._env_remove, extra=self._env_extra, overrides=env
         )
@@ -309,9 +305,7 @@ class LocalWorkspace(Workspace):
         return self._table.list()
 
     async def signal(self, process_id: str, signal: SignalName) -> ProcessInfo:
-        signum = _SIGNALS.get(signal)
-        if signum is None:
-            raise WorkspaceError(f'Unknown signal {signal!r}; use "terminate" or "kill".')
+        signum = signal_number(signal)
         record = self._table.get(process_id)
         self._kill_group(record, signum)
         return record.info()

@@ -12,6 +12,7 @@ import asyncio
 import codecs
 import functools
 import itertools
+import signal as signals
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -21,6 +22,22 @@ from ..errors import WorkspaceError
 
 HEAD_BYTES = 16 * 1024
 TAIL_BYTES = 16 * 1024
+
+# After the shell exits, a child it put in the background may still hold the output pipe open.
+# Wait this long for the pipe to close so the last output is captured, then report the exit
+# anyway (the output of such a child keeps being collected).
+OUTPUT_GRACE_S = 0.5
+
+SIGNALS: Mapping[str, signals.Signals] = {"terminate": signals.SIGTERM, "kill": signals.SIGKILL}
+
+
+def signal_number(name: str) -> signals.Signals:
+    """The signal a ``SignalName`` stands for; a readable error for anything else."""
+    signum = SIGNALS.get(name)
+    if signum is None:
+        raise WorkspaceError(f'Unknown signal {name!r}; use "terminate" or "kill".')
+    return signum
+
 
 # Commands run unattended: anything that would open an editor, a pager or a credential prompt
 # must fall through immediately instead of hanging until the timeout.
@@ -133,6 +150,8 @@ class ProcessInfo:
 
     ``exit_code`` is None while running; a negative code -N means it was killed by signal N.
     ``output`` is the bounded capture (head + tail); ``omitted_bytes`` says how much was dropped.
+    ``lost`` is set (and ``running`` False, ``exit_code`` None) when the workspace lost track of
+    the process, e.g. its SSH connection dropped: it says why, and that it may still run.
     """
 
     id: str
@@ -148,6 +167,7 @@ class ProcessInfo:
     output: str
     output_bytes: int
     omitted_bytes: int
+    lost: str | None = None
 
     @property
     def truncated(self) -> bool:
@@ -169,6 +189,7 @@ class ProcessRecord:
         self._started_mono = time.monotonic()
         self.ended_at: float | None = None
         self._ended_mono: float | None = None
+        self.lost: str | None = None
         self._exited = asyncio.Event()
 
     @property
@@ -179,6 +200,15 @@ class ProcessRecord:
         if self._exited.is_set():
             return
         self.exit_code = exit_code
+        self.ended_at = time.time()
+        self._ended_mono = time.monotonic()
+        self._exited.set()
+
+    def mark_lost(self, reason: str) -> None:
+        """The process can no longer be followed (its connection is gone); ``reason`` says so."""
+        if self._exited.is_set():
+            return
+        self.lost = reason
         self.ended_at = time.time()
         self._ended_mono = time.monotonic()
         self._exited.set()
@@ -208,7 +238,43 @@ class ProcessRecord:
             output=self.output.text(),
             output_bytes=self.output.total_bytes,
             omitted_bytes=self.output.omitted_bytes,
+            lost=self.lost,
         )
+
+
+class ExitReporter:
+    """Reports a process's exit to its record once its output has ended.
+
+    Transports learn of the exit and of the end of the output separately, in either order. A
+    child the command left in the background can hold the output open long after the exit:
+    then the exit is reported ``OUTPUT_GRACE_S`` later anyway (output keeps being collected).
+    """
+
+    def __init__(self, record: ProcessRecord, loop: asyncio.AbstractEventLoop) -> None:
+        self.record = record
+        self._loop = loop
+        self.output_open = True
+        self.exit_code: int | None = None
+        self._grace: asyncio.TimerHandle | None = None
+
+    def output_closed(self) -> None:
+        self.output_open = False
+        if self.exit_code is not None:
+            self._finish()
+
+    def exited(self, code: int) -> None:
+        self.exit_code = code
+        if self.output_open:
+            self._grace = self._loop.call_later(OUTPUT_GRACE_S, self._finish)
+        else:
+            self._finish()
+
+    def _finish(self) -> None:
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
+        if self.exit_code is not None:
+            self.record.mark_exited(self.exit_code)
 
 
 class ProcessNotFound(WorkspaceError):

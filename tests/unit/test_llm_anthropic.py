@@ -12,13 +12,21 @@ import pytest
 import pytest_asyncio
 
 from coder_agents_jupyter.errors import ProviderError
-from coder_agents_jupyter.llm.anthropic import AnthropicProvider, build_params, to_wire_messages
+from coder_agents_jupyter.llm.anthropic import (
+    SERVER_BLOCKS,
+    WEB_SEARCH_TOOL,
+    AnthropicProvider,
+    build_params,
+    to_wire_messages,
+)
 from coder_agents_jupyter.llm.types import (
     ImageBlock,
     Message,
     ModelRequest,
     ReasoningBlock,
     ReasoningDelta,
+    Source,
+    SourcesBlock,
     StreamDone,
     StreamEvent,
     TextBlock,
@@ -27,8 +35,17 @@ from coder_agents_jupyter.llm.types import (
     ToolCallStarted,
     ToolResultBlock,
     ToolSpec,
+    Usage,
 )
-from coder_agents_jupyter.testing import FakeLLM, reply, text, thinking, tool_call
+from coder_agents_jupyter.testing import (
+    FakeLLM,
+    RawReply,
+    reply,
+    text,
+    thinking,
+    tool_call,
+    web_search,
+)
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "llm"
 ANTHROPIC = FIXTURES / "anthropic"
@@ -605,3 +622,208 @@ async def test_stopping_mid_stream_leaves_the_server_usable(
     fake_llm.script("other", [reply(text("still here"))])
     _, done = await asyncio.wait_for(collect(provider, ask("#other")), 5)
     assert done.message.text() == "still here"
+
+
+# ----- provider-native web search (the web_search server tool) -----
+
+PY = "https://www.python.org/downloads/release/python-3130/"
+NEWS = "https://docs.python.org/3.13/whatsnew/3.13.html"
+SEARCH = web_search("python 3.13 release date", [(PY, "Python 3.13.0"), (NEWS, "What's New")])
+ANSWER = "Python 3.13 was released on 7 October 2024."
+
+
+def test_web_search_tool_only_when_asked() -> None:
+    assert "tools" not in build_params(ask())
+    assert build_params(ask(web_search=True))["tools"] == [WEB_SEARCH_TOOL]
+    spec = ToolSpec(name="execute", description="run", parameters={"type": "object"})
+    tools = build_params(ask(web_search=True, tools=[spec]))["tools"]
+    assert [t["name"] for t in tools] == ["execute", "web_search"]
+    assert tools[1] == {"type": "web_search_20250305", "name": "web_search", "max_uses": 5}
+
+
+@pytest.mark.asyncio
+async def test_web_search_becomes_sources_and_goes_back_verbatim(
+    fake_llm: FakeLLM, provider: AnthropicProvider
+) -> None:
+    fake_llm.script(
+        "search",
+        [
+            reply(text("Let me look that up."), SEARCH, text(ANSWER, cite=[PY])),
+            reply(text("You're welcome.")),
+        ],
+    )
+    first = ask("#search when was python 3.13 released?", web_search=True)
+    events, done = await collect(provider, first)
+    text_block, sources, answer = done.message.content
+    assert text_block == TextBlock(text="Let me look that up.")
+    assert answer == TextBlock(text=ANSWER)
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == done.message.text()
+    assert isinstance(sources, SourcesBlock)
+    assert sources.query == "python 3.13 release date"
+    assert sources.sources == [
+        Source(url=PY, title="Python 3.13.0", snippet=ANSWER),  # the citation quoted it
+        Source(url=NEWS, title="What's New"),
+    ]
+    use, result = (sources.provider_data or {})[SERVER_BLOCKS]
+    assert use["type"] == "server_tool_use" and use["id"].startswith("srvtoolu_")
+    assert use["input"] == {"query": "python 3.13 release date"}
+    assert result["type"] == "web_search_tool_result" and result["tool_use_id"] == use["id"]
+    assert [r["url"] for r in result["content"]] == [PY, NEWS]
+    assert all(r["encrypted_content"] for r in result["content"])
+    assert done.stop_reason == "end_turn" and done.message.tool_calls() == []
+    assert fake_llm.requests_for("search")[0].body["tools"] == [WEB_SEARCH_TOOL]
+
+    # The stored blocks survive a round trip through the database's JSON.
+    stored = Message.model_validate_json(done.message.model_dump_json())
+    follow_up = Message(role="user", content=[TextBlock(text="thanks")])
+    second = first.model_copy(update={"messages": [*first.messages, stored, follow_up]})
+    _, final = await collect(provider, second)
+    assert final.message.text() == "You're welcome."
+    assistant = fake_llm.requests_for("search")[1].body["messages"][1]["content"]
+    assert [b["type"] for b in assistant] == [
+        "text",
+        "server_tool_use",
+        "web_search_tool_result",
+        "text",
+    ]
+    assert assistant[1] == use and assistant[2] == result  # exactly as received
+
+    # With web search switched off for the model, the search blocks stay out; the text stays.
+    wire = build_params(second.model_copy(update={"web_search": False}))
+    assert [b["type"] for b in wire["messages"][1]["content"]] == ["text", "text"]
+    assert "tools" not in wire
+
+
+@pytest.mark.asyncio
+async def test_pause_turn_is_continued_within_one_call(
+    fake_llm: FakeLLM, provider: AnthropicProvider
+) -> None:
+    fake_llm.script(
+        "pause",
+        [
+            reply(
+                text("Searching. "),
+                SEARCH,
+                text("Reading the pages. "),
+                stop_reason="pause_turn",
+                usage=Usage(input_tokens=50, output_tokens=10),
+            ),
+            reply(text(ANSWER, cite=[NEWS]), usage=Usage(input_tokens=90, output_tokens=15)),
+        ],
+    )
+    events, done = await collect(provider, ask("#pause python 3.13?", web_search=True))
+    assert [b.type for b in done.message.content] == ["text", "sources", "text", "text"]
+    assert done.message.text() == "Searching. Reading the pages. " + ANSWER
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == done.message.text()
+    assert done.stop_reason == "end_turn"
+    # Output adds up; the input is the last round's, which re-read the whole context.
+    assert (done.usage.input_tokens, done.usage.output_tokens) == (90, 25)
+    sources = done.message.content[1]
+    assert isinstance(sources, SourcesBlock)
+    assert sources.sources[1] == Source(url=NEWS, title="What's New", snippet=ANSWER)
+
+    first, second = fake_llm.requests_for("pause")
+    continued = second.body["messages"]
+    assert len(continued) == 2 and continued[1]["role"] == "assistant"
+    assert [b["type"] for b in continued[1]["content"]] == [
+        "text",
+        "server_tool_use",
+        "web_search_tool_result",
+        "text",
+    ]
+    # The API rejects a final assistant block that ends in whitespace.
+    assert continued[1]["content"][-1]["text"] == "Reading the pages."
+    assert second.body["tools"] == first.body["tools"]
+
+
+@pytest.mark.asyncio
+async def test_web_search_error_and_citations_of_unlisted_pages(
+    fake_llm: FakeLLM, provider: AnthropicProvider
+) -> None:
+    """A failed search keeps its blocks (they must go back) but lists no page; a page cited
+    without a search listing it is still kept with the answer."""
+    use = {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {}}
+    error = {"type": "web_search_tool_result_error", "error_code": "max_uses_exceeded"}
+    result = {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": error}
+    citation = {
+        "type": "web_search_result_location",
+        "url": NEWS,
+        "title": "What's New",
+        "encrypted_index": "Eo8B",
+        "cited_text": "free-threaded build",
+    }
+    events: list[dict[str, Any]] = [
+        {
+            "type": "message_start",
+            "message": {
+                "id": "msg_1",
+                "type": "message",
+                "role": "assistant",
+                "model": "claude-test",
+                "content": [],
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": {"input_tokens": 10, "output_tokens": 1},
+            },
+        },
+        {"type": "content_block_start", "index": 0, "content_block": use},
+        {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "input_json_delta", "partial_json": '{"query": "py"}'},
+        },
+        {"type": "content_block_stop", "index": 0},
+        {"type": "content_block_start", "index": 1, "content_block": result},
+        {"type": "content_block_stop", "index": 1},
+        {
+            "type": "content_block_start",
+            "index": 2,
+            "content_block": {"type": "text", "text": "", "citations": [citation]},
+        },
+        {
+            "type": "content_block_delta",
+            "index": 2,
+            "delta": {"type": "text_delta", "text": "It has a free-threaded build."},
+        },
+        {"type": "content_block_stop", "index": 2},
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+            "usage": {"output_tokens": 9, "server_tool_use": {"web_search_requests": 1}},
+        },
+        {"type": "message_stop"},
+    ]
+    lines = "\n".join(json.dumps(e) for e in events).encode()
+    fake_llm.replay(RawReply(lines, datalines=True))
+    _, done = await collect(provider, ask(web_search=True))
+    sources, answer = done.message.content
+    assert isinstance(sources, SourcesBlock) and answer == TextBlock(
+        text="It has a free-threaded build."
+    )
+    assert sources.query == "py"
+    assert sources.sources == [Source(url=NEWS, title="What's New", snippet="free-threaded build")]
+    assert (sources.provider_data or {})[SERVER_BLOCKS] == [
+        {**use, "input": {"query": "py"}},
+        result,
+    ]
+
+
+@pytest.mark.asyncio
+async def test_web_search_over_the_non_streaming_fake(fake_llm: FakeLLM) -> None:
+    """The fake's non-streaming answer carries the same blocks (the SDK validates them)."""
+    import anthropic
+
+    fake_llm.script("default", [reply(SEARCH, text(ANSWER, cite=[PY]))])
+    client = anthropic.AsyncAnthropic(api_key=KEY, base_url=fake_llm.base_url, max_retries=0)
+    try:
+        message = await client.messages.create(
+            model="claude-test", max_tokens=100, messages=[{"role": "user", "content": "q"}]
+        )
+    finally:
+        await client.close()
+    assert [b.type for b in message.content] == [
+        "server_tool_use",
+        "web_search_tool_result",
+        "text",
+    ]
+    assert message.content[2].citations[0].url == PY  # type: ignore[union-attr]

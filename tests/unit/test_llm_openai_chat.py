@@ -559,3 +559,16 @@ async def test_http_errors(
     )
     assert err.message == body["error"]["message"]
     assert KEY not in err.describe()
+
+
+@pytest.mark.asyncio
+async def test_web_search_is_ignored_with_a_log_line(
+    fake_llm: FakeLLM, provider: OpenAIChatProvider, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_llm.script("default", [reply(text("No search here."))])
+    with caplog.at_level("INFO"):
+        _, done = await collect(provider, ask(web_search=True))
+        await collect(provider, ask(web_search=True))
+    assert done.message.text() == "No search here."
+    assert "tools" not in fake_llm.requests[-1].body
+    assert caplog.text.count("web search is not supported over Chat Completions") == 1

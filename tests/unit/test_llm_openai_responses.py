@@ -18,6 +18,7 @@ from coder_agents_jupyter.llm.openai_client import AzureConfig
 from coder_agents_jupyter.llm.openai_responses import (
     CALL_ITEM_ID,
     REASONING_ITEM,
+    SEARCH_ITEM,
     OpenAIResponsesProvider,
     build_params,
     reasoning_effort,
@@ -28,6 +29,8 @@ from coder_agents_jupyter.llm.types import (
     ModelRequest,
     ReasoningBlock,
     ReasoningDelta,
+    Source,
+    SourcesBlock,
     StreamDone,
     StreamEvent,
     TextBlock,
@@ -48,6 +51,7 @@ from coder_agents_jupyter.testing import (
     text,
     thinking,
     tool_call,
+    web_search,
 )
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "llm"
@@ -988,3 +992,90 @@ async def test_summary_parts_and_raw_reasoning_text(
     assert [i.get("type", i.get("role")) for i in sent["input"][1:]] == ["reasoning", "assistant"]
     bare = build_params(ask().model_copy(update={"messages": [user("x"), done.message]}))
     assert bare["input"] == [{"role": "user", "content": "x"}]
+
+
+# ----- provider-native web search (the built-in web_search tool) -----
+
+PY = "https://www.python.org/downloads/release/python-3130/"
+NEWS = "https://docs.python.org/3.13/whatsnew/3.13.html"
+SEARCH = web_search("python 3.13 release date", [(PY, "Python 3.13.0"), (NEWS, "What's New")])
+ANSWER = "Python 3.13 was released on 7 October 2024."
+
+
+def test_web_search_tool_and_include_only_when_asked() -> None:
+    plain = build_params(ask())
+    assert "tools" not in plain and "include" not in plain
+    params = build_params(ask(web_search=True, reasoning_effort="low"))
+    assert params["tools"] == [{"type": "web_search"}]
+    assert params["include"] == ["reasoning.encrypted_content", "web_search_call.action.sources"]
+
+
+@pytest.mark.asyncio
+async def test_web_search_call_becomes_sources_and_goes_back(
+    fake_llm: FakeLLM, provider: OpenAIResponsesProvider
+) -> None:
+    fake_llm.script(
+        "search",
+        [
+            reply(SEARCH, text(ANSWER, cite=[NEWS])),
+            reply(text("You're welcome.")),
+        ],
+    )
+    first = ask("#search when was python 3.13 released?", web_search=True)
+    events, done = await collect(provider, first)
+    sources, answer = done.message.content
+    assert answer == TextBlock(text=ANSWER)
+    assert isinstance(sources, SourcesBlock)
+    assert sources.query == "python 3.13 release date"
+    # Pages come from the item's sources; the citation adds its title and the cited text.
+    assert sources.sources == [
+        Source(url=PY),
+        Source(url=NEWS, title="What's New", snippet=ANSWER),
+    ]
+    item = (sources.provider_data or {})[SEARCH_ITEM]
+    assert item["type"] == "web_search_call" and item["id"].startswith("ws_")
+    assert item["action"]["query"] == "python 3.13 release date"
+    assert done.stop_reason == "end_turn"
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == ANSWER
+
+    stored = Message.model_validate_json(done.message.model_dump_json())
+    second = first.model_copy(update={"messages": [*first.messages, stored, user("thanks")]})
+    _, final = await collect(provider, second)
+    assert final.message.text() == "You're welcome."
+    sent = fake_llm.requests_for("search")[1].body["input"]
+    assert sent[1] == {k: v for k, v in item.items() if k != "id"}  # unstored: no id
+    assert sent[2] == {"role": "assistant", "content": ANSWER}
+
+    # Web search switched off for the model: the call item stays out, the answer stays.
+    unsearched = build_params(second.model_copy(update={"web_search": False}))["input"]
+    assert [i.get("type", i.get("role")) for i in unsearched] == ["user", "assistant", "user"]
+    # A stored conversation sends the item with its id.
+    stored_input = build_params(second, store=True)["input"]
+    assert stored_input[1]["id"] == item["id"]
+
+
+@pytest.mark.asyncio
+async def test_citations_without_listed_sources(
+    fake_llm: FakeLLM, provider: OpenAIResponsesProvider
+) -> None:
+    """Without the ``include`` the item lists no page: the cited ones are still kept."""
+    fake_llm.script(
+        "default", [reply(thinking("Need fresh facts."), SEARCH, text(ANSWER, cite=[PY]))]
+    )
+    _, done = await collect(provider, ask(reasoning_effort="low"))  # web_search not asked
+    assert [b.type for b in done.message.content] == ["reasoning", "sources", "text"]
+    sources = done.message.content[1]
+    assert isinstance(sources, SourcesBlock)
+    assert sources.sources == [Source(url=PY, title="Python 3.13.0", snippet=ANSWER)]
+
+
+def test_other_providers_sources_are_not_sent() -> None:
+    anthropic_search = SourcesBlock(
+        query="q", sources=[Source(url=PY)], provider_data={"anthropic_blocks": []}
+    )
+    history = [
+        user("q"),
+        Message(role="assistant", content=[anthropic_search, TextBlock(text="answer")]),
+    ]
+    params = build_params(ModelRequest(model="gpt-test", messages=history, web_search=True))
+    assert params["input"][1] == {"role": "assistant", "content": "answer"}

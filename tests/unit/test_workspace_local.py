@@ -1,17 +1,21 @@
-"""LocalWorkspace against real files and real subprocesses."""
+"""Workspaces against real files and real processes.
+
+Tests taking ``ws`` or ``make_workspace`` (tests/unit/conftest.py) run on a local folder and
+over SSH: the same assertions prove both transports behave alike.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import stat
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
 from coder_agents_jupyter.errors import WorkspaceError
+from coder_agents_jupyter.workspaces.base import Workspace
 from coder_agents_jupyter.workspaces.local import LocalWorkspace
 from coder_agents_jupyter.workspaces.processes import (
     HEAD_BYTES,
@@ -42,18 +46,11 @@ async def wait_dead(pid: int, timeout: float = 5.0) -> bool:
     return True
 
 
-@pytest_asyncio.fixture
-async def ws(tmp_path: Path) -> AsyncIterator[LocalWorkspace]:
-    workspace = LocalWorkspace(tmp_path)
-    yield workspace
-    await workspace.aclose()
-
-
 # ----- paths and files -----
 
 
 @pytest.mark.asyncio
-async def test_resolve(ws: LocalWorkspace, tmp_path: Path) -> None:
+async def test_resolve(ws: Workspace, tmp_path: Path) -> None:
     assert ws.root == str(tmp_path)
     assert ws.resolve("a/../b.txt") == str(tmp_path / "b.txt")
     assert ws.resolve("/etc/hosts") == "/etc/hosts"
@@ -67,7 +64,7 @@ def test_missing_root_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.asyncio
-async def test_stat_read_and_list(ws: LocalWorkspace, tmp_path: Path) -> None:
+async def test_stat_read_and_list(ws: Workspace, tmp_path: Path) -> None:
     (tmp_path / "d").mkdir()
     (tmp_path / "f.txt").write_bytes(b"0123456789")
     os.chmod(tmp_path / "f.txt", 0o640)
@@ -96,7 +93,7 @@ async def test_stat_read_and_list(ws: LocalWorkspace, tmp_path: Path) -> None:
 
 
 @pytest.mark.asyncio
-async def test_write_creates_parents_and_keeps_mode(ws: LocalWorkspace, tmp_path: Path) -> None:
+async def test_write_creates_parents_and_keeps_mode(ws: Workspace, tmp_path: Path) -> None:
     script = tmp_path / "run.sh"
     script.write_text("old")
     os.chmod(script, 0o751)
@@ -114,7 +111,7 @@ async def test_write_creates_parents_and_keeps_mode(ws: LocalWorkspace, tmp_path
 
 
 @pytest.mark.asyncio
-async def test_write_through_symlink_keeps_the_link(ws: LocalWorkspace, tmp_path: Path) -> None:
+async def test_write_through_symlink_keeps_the_link(ws: Workspace, tmp_path: Path) -> None:
     (tmp_path / "real.txt").write_text("a")
     (tmp_path / "link.txt").symlink_to("real.txt")
     await ws.write_files_atomic({"link.txt": b"b"})
@@ -123,7 +120,7 @@ async def test_write_through_symlink_keeps_the_link(ws: LocalWorkspace, tmp_path
 
 
 @pytest.mark.asyncio
-async def test_failed_staging_changes_nothing(ws: LocalWorkspace, tmp_path: Path) -> None:
+async def test_failed_staging_changes_nothing(ws: Workspace, tmp_path: Path) -> None:
     (tmp_path / "ok.txt").write_bytes(b"original")
     (tmp_path / "afile").write_bytes(b"I am a file")
     (tmp_path / "adir").mkdir()
@@ -138,7 +135,7 @@ async def test_failed_staging_changes_nothing(ws: LocalWorkspace, tmp_path: Path
 
 
 @pytest.mark.asyncio
-async def test_remove(ws: LocalWorkspace, tmp_path: Path) -> None:
+async def test_remove(ws: Workspace, tmp_path: Path) -> None:
     (tmp_path / "f").write_text("x")
     (tmp_path / "empty").mkdir()
     await ws.remove("f")
@@ -151,9 +148,7 @@ async def test_remove(ws: LocalWorkspace, tmp_path: Path) -> None:
 
 
 @pytest.mark.asyncio
-async def test_process_exit_code_merged_output_and_workdir(
-    ws: LocalWorkspace, tmp_path: Path
-) -> None:
+async def test_process_exit_code_merged_output_and_workdir(ws: Workspace, tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     pid = await ws.start_process("pwd; echo oops >&2; exit 3", workdir="sub")
     info = await ws.wait(pid, 10)
@@ -168,7 +163,7 @@ async def test_process_exit_code_merged_output_and_workdir(
 
 
 @pytest.mark.asyncio
-async def test_stdin_is_empty(ws: LocalWorkspace) -> None:
+async def test_stdin_is_empty(ws: Workspace) -> None:
     # A command reading stdin must not hang waiting for a terminal.
     info = await ws.wait(await ws.start_process("cat; echo after"), 10)
     assert info.exit_code == 0
@@ -176,9 +171,11 @@ async def test_stdin_is_empty(ws: LocalWorkspace) -> None:
 
 
 @pytest.mark.asyncio
-async def test_environment_is_non_interactive_and_has_no_secrets(
+async def test_local_environment_is_non_interactive_and_has_no_secrets(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The SSH counterpart (the host's environment instead of the server's) is in
+    # test_workspace_ssh.py.
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-secret")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-secret")
     monkeypatch.setenv("PROVIDER_CREDENTIAL", "listed-by-the-admin")
@@ -236,7 +233,7 @@ def test_build_env_order() -> None:
 
 
 @pytest.mark.asyncio
-async def test_wait_timeout_leaves_it_running(ws: LocalWorkspace) -> None:
+async def test_wait_timeout_leaves_it_running(ws: Workspace) -> None:
     pid = await ws.start_process("echo one; sleep 1; echo two")
     info = await ws.wait(pid, 0.3)
     assert info.running and info.exit_code is None
@@ -249,7 +246,7 @@ async def test_wait_timeout_leaves_it_running(ws: LocalWorkspace) -> None:
 
 
 @pytest.mark.asyncio
-async def test_output_keeps_head_and_tail(ws: LocalWorkspace) -> None:
+async def test_output_keeps_head_and_tail(ws: Workspace) -> None:
     pid = await ws.start_process("printf START; head -c 100000 /dev/zero | tr '\\0' x; printf END")
     info = await ws.wait(pid, 10)
     assert info.output_bytes == 100_008
@@ -281,7 +278,7 @@ def test_output_buffer_without_overflow_is_verbatim() -> None:
 
 
 @pytest.mark.asyncio
-async def test_signal_reaches_the_whole_process_group(ws: LocalWorkspace) -> None:
+async def test_signal_reaches_the_whole_process_group(ws: Workspace) -> None:
     pid = await ws.start_process("sleep 60 & echo $!; wait")
     info = await ws.wait(pid, 0)
     for _ in range(100):
@@ -301,7 +298,7 @@ async def test_signal_reaches_the_whole_process_group(ws: LocalWorkspace) -> Non
 
 
 @pytest.mark.asyncio
-async def test_kill_and_unknown_ids(ws: LocalWorkspace) -> None:
+async def test_kill_and_unknown_ids(ws: Workspace) -> None:
     pid = await ws.start_process("trap '' TERM; sleep 60")
     await ws.signal(pid, "kill")
     info = await ws.wait(pid, 5)
@@ -316,7 +313,7 @@ async def test_kill_and_unknown_ids(ws: LocalWorkspace) -> None:
 
 @pytest.mark.asyncio
 async def test_exit_is_reported_while_a_background_child_holds_the_output(
-    ws: LocalWorkspace,
+    ws: Workspace,
 ) -> None:
     pid = await ws.start_process("(sleep 30 &); echo started")
     info = await ws.wait(pid, 10)
@@ -327,8 +324,10 @@ async def test_exit_is_reported_while_a_background_child_holds_the_output(
 
 
 @pytest.mark.asyncio
-async def test_aclose_kills_everything_and_refuses_new_processes(tmp_path: Path) -> None:
-    ws = LocalWorkspace(tmp_path)
+async def test_aclose_kills_everything_and_refuses_new_processes(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    ws = make_workspace()
     first = await ws.start_process("sleep 60")
     second = await ws.start_process("(sleep 60 &); echo detached")
     await ws.wait(second, 5)

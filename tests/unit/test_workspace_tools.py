@@ -1,4 +1,8 @@
-"""The workspace tools through ``invoke_tool``, on a real folder with real subprocesses."""
+"""The workspace tools through ``invoke_tool``, on real files with real processes.
+
+The ``h`` harness is parametrized (tests/unit/conftest.py): every tool test runs on a local
+folder and over SSH with the same assertions, so the tools are proven to behave alike.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import asyncio
 import json
 import os
 import stat
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +20,7 @@ import pytest_asyncio
 
 from coder_agents_jupyter.tools.base import ToolContext, ToolResult, invoke_tool
 from coder_agents_jupyter.tools.workspace_tools import WORKSPACE_TOOLS, workspace_tools
-from coder_agents_jupyter.workspaces.local import LocalWorkspace
+from coder_agents_jupyter.workspaces.base import Workspace
 
 TOOLS = {t.name: t for t in WORKSPACE_TOOLS}
 
@@ -42,7 +46,7 @@ async def wait_dead(pid: int, timeout: float = 5.0) -> bool:
 
 @dataclass
 class Harness:
-    ws: LocalWorkspace
+    ws: Workspace
     root: Path
     ctx: ToolContext
     attachments: list[tuple[str, str, bytes]] = field(default_factory=list)
@@ -52,12 +56,12 @@ class Harness:
 
 
 @pytest_asyncio.fixture
-async def h(tmp_path: Path) -> AsyncIterator[Harness]:
-    ws = LocalWorkspace(tmp_path, env_remove=["ANTHROPIC_API_KEY", "OPENAI_API_KEY"])
+async def h(tmp_path: Path, make_workspace: Callable[..., Workspace]) -> AsyncIterator[Harness]:
+    ws = make_workspace(env_remove=["ANTHROPIC_API_KEY", "OPENAI_API_KEY"])
     saved: list[tuple[str, str, bytes]] = []
 
-    async def get_workspace() -> LocalWorkspace:
-        return ws
+    async def get_workspace() -> Workspace:
+        return ws  # not connected yet: the first tool call connects it
 
     async def save_attachment(name: str, media_type: str, data: bytes) -> str:
         saved.append((name, media_type, data))
@@ -70,7 +74,6 @@ async def h(tmp_path: Path) -> AsyncIterator[Harness]:
         save_attachment=save_attachment,
     )
     yield Harness(ws, tmp_path, ctx, saved)
-    await ws.aclose()
 
 
 def test_tool_list_and_specs() -> None:
