@@ -271,6 +271,7 @@ class ChatRun:
             max_output_tokens=model.max_output_tokens,
             temperature=model.temperature,
             reasoning_effort=model.effort(self._chat.reasoning_effort if self._chat else None),
+            web_search=model.web_search,
         )
 
     async def _to_model(self, row: MessageRow) -> Message:

@@ -164,6 +164,7 @@ class ModelsHandler(BaseHandler):
                 "reasoning_efforts": m.efforts(),
                 "default_reasoning_effort": m.effort(None),
                 "prices": m.prices.model_dump() if m.prices else None,
+                "web_search": m.web_search,
             }
             for m in settings.available_models()
         ]

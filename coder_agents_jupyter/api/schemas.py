@@ -83,6 +83,8 @@ class ModelInfo(BaseModel):
     default_reasoning_effort: Effort | None
     prices: dict[str, float] | None
     """US dollars per million input / output / cache_read / cache_write tokens."""
+    web_search: bool
+    """The provider's own web search is on for this model."""
 
 
 class ProviderInfo(BaseModel):

@@ -20,6 +20,7 @@ PROVIDER_KINDS: dict[str, dict[str, Any]] = {
     "gemini": {"type": "gemini", "path": "/v1"},
     "openrouter": {"type": "openrouter", "path": "/v1"},
     "vercel": {"type": "vercel", "path": "/v1"},
+    "bedrock": {"type": "bedrock", "region": "us-east-1"},
 }
 
 

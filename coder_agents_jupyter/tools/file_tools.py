@@ -125,12 +125,19 @@ def _decode_line(data: bytes) -> str:
 
 
 async def _read_lines(
-    ws: Workspace, path: str, first: int, count: int, *, to_end: bool
+    ws: Workspace,
+    path: str,
+    first: int,
+    count: int,
+    *,
+    to_end: bool,
+    first_chunk: bytes | None = None,
 ) -> tuple[list[str], int | None]:
     """Lines ``first``..``first+count-1`` of a file, read in chunks, and its line count.
 
     With ``to_end`` the whole file is read so the line count is known; otherwise reading
     stops after the wanted lines and the count is None unless the end was reached.
+    ``first_chunk`` is the file's first ``READ_CHUNK`` bytes when the caller has them already.
     """
     keep = 4 * MAX_LINE_CHARS + 4  # bytes of a line worth keeping: enough for the cut
     lines: list[str] = []
@@ -144,7 +151,10 @@ async def _read_lines(
                 f"{_human_size(MAX_SCAN_BYTES)} scanned). Print it with execute instead, "
                 f"e.g. `sed -n '{first},{first + 99}p' {path}`."
             )
-        chunk = await ws.read_bytes(path, READ_CHUNK, pos)
+        if pos == 0 and first_chunk is not None:
+            chunk = first_chunk
+        else:
+            chunk = await ws.read_bytes(path, READ_CHUNK, pos)
         pos += len(chunk)
         segments = chunk.split(b"\n")
         complete = len(segments) - 1
@@ -185,7 +195,13 @@ class ReadFile(Tool):
         if not st.is_file:
             raise ToolError(f"{path} is not a regular file (a device, socket or pipe).")
         size = st.size
-        if _looks_binary(await ws.read_bytes(path, SNIFF_BYTES)):
+        # A small file is read once, sniff included, asking for exactly its size: on a remote
+        # workspace each read is round trips, and one that ends early needs another to make
+        # sure it hit the end. (Size 0 may be a /proc file that does not know its size.) A
+        # big file is sniffed first so that a binary one is refused cheaply.
+        whole = size < READ_CHUNK
+        head = await ws.read_bytes(path, (size or READ_CHUNK) if whole else SNIFF_BYTES)
+        if _looks_binary(head[:SNIFF_BYTES]):
             raise ToolError(
                 f"{path} is a binary file ({_human_size(size)}); read_file shows text only. "
                 "Inspect it with execute (e.g. `file`, `xxd | head`) or hand it to the user "
@@ -200,7 +216,12 @@ class ReadFile(Tool):
                 f"`grep -n 'pattern' {path} | head -50`."
             )
         lines, total = await _read_lines(
-            ws, path, args.offset, args.limit, to_end=size <= MAX_READ_BYTES
+            ws,
+            path,
+            args.offset,
+            args.limit,
+            to_end=size <= MAX_READ_BYTES,
+            first_chunk=head if whole and len(head) < READ_CHUNK else None,  # else it grew
         )
         if total == 0:
             return ToolResult(content=f"{path} is empty (0 lines).")
@@ -288,8 +309,10 @@ class WriteFile(Tool):
             raise ToolError(f"{path} is a directory; give the path of a file to write.")
         old: str | None = None
         if st is not None and st.size <= MAX_DIFF_SOURCE:
+            # Only for the diff: its size as of the stat is enough (see ReadFile on why exact).
             with contextlib.suppress(WorkspaceError, UnicodeDecodeError):
-                old = (await ws.read_bytes(path, MAX_DIFF_SOURCE + 1)).decode("utf-8")
+                want = st.size or MAX_DIFF_SOURCE + 1
+                old = (await ws.read_bytes(path, want)).decode("utf-8")
         data = _encode(args.content, "content")
         await ws.write_files_atomic({path: data})
         if st is None:

@@ -58,6 +58,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+PIPELINE_BYTES = 64 * 1024  # a write this small is one SFTP request
+FIRST_READ = 64 * 1024
 _MISSING = (asyncssh.FX_NO_SUCH_FILE, asyncssh.FX_NO_SUCH_PATH)
 _PROBLEMS: dict[int, PathProblem] = {
     asyncssh.FX_NO_SUCH_FILE: "missing",
@@ -82,6 +84,11 @@ def _file_stat(path: str, attrs: asyncssh.SFTPAttrs) -> FileStat:
 
 def _is_missing(exc: asyncssh.SFTPError) -> bool:
     return exc.code in _MISSING
+
+
+def _temp_name(path: str) -> str:
+    parent, name = posixpath.split(path)
+    return posixpath.join(parent, f".{name}.{secrets.token_hex(4)}.tmp")
 
 
 class SSHWorkspace(Workspace):
@@ -110,6 +117,7 @@ class SSHWorkspace(Workspace):
             self._root = posixpath.normpath(target.workdir)
         self._table = ProcessTable()
         self._procs: dict[str, RemoteProcess] = {}
+        self._closing: set[asyncio.Task[None]] = set()
         self._closed = False
 
     def __repr__(self) -> str:
@@ -270,14 +278,36 @@ class SSHWorkspace(Workspace):
 
         async def op(sftp: asyncssh.SFTPClient) -> bytes:
             try:
-                async with sftp.open(resolved, "rb") as f:
-                    if max_bytes == 0:
-                        return b""
-                    return await f.read(-1 if max_bytes is None else max_bytes, offset)
+                f = await sftp.open(resolved, "rb")
             except asyncssh.SFTPError as exc:
                 raise await self._refine(sftp, exc, resolved, "read") from None
+            try:
+                # Most reads are of small files: one modest request (asyncssh confirms a short
+                # read with a second one) beats asyncssh's parallel requests, whose extra
+                # requests past the end cost more than they save. Bigger files get them.
+                first = FIRST_READ if max_bytes is None else min(max_bytes, FIRST_READ)
+                data = await f.read(first, offset) if first else b""
+                if len(data) == first and (max_bytes is None or max_bytes > first):
+                    rest = -1 if max_bytes is None else max_bytes - first
+                    data += await f.read(rest, offset + first)
+                return data
+            except asyncssh.SFTPError as exc:
+                raise await self._refine(sftp, exc, resolved, "read") from None
+            finally:
+                # Nobody needs to wait for the close of a file that was only read: it saves
+                # a round trip on every read.
+                self._close_later(f)
 
         return await self._sftp(op, retry=True)
+
+    def _close_later(self, f: asyncssh.SFTPClientFile) -> None:
+        async def close() -> None:
+            with contextlib.suppress(asyncssh.Error, OSError):
+                await f.close()
+
+        task = asyncio.get_running_loop().create_task(close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def list_dir(self, path: str) -> list[DirEntry]:
         await self._ensure()
@@ -344,30 +374,89 @@ class SSHWorkspace(Workspace):
             done.append(target)
 
     async def _stage(self, sftp: asyncssh.SFTPClient, path: str, data: bytes) -> tuple[str, str]:
-        """Write ``data`` to a temporary file beside the real target of ``path``."""
+        """Write ``data`` to a temporary file beside the real target of ``path``.
+
+        Round trips are what a remote write costs, so independent requests go out together:
+        looking at the target with creating the temporary file, then the write, the chmod
+        that keeps an existing file's mode and the fsync. The server runs them in order.
+        """
         try:
-            target, attrs = await self._final_target(sftp, path)
-            if attrs is not None and stat_mod.S_ISDIR(attrs.permissions or 0):
-                raise path_error(path, "write", "is_dir")
-            parent = posixpath.dirname(target)
-            if attrs is None:
-                await self._makedirs(sftp, parent, path)
-            tmp = posixpath.join(
-                parent, f".{posixpath.basename(target)}.{secrets.token_hex(4)}.tmp"
-            )
-            async with sftp.open(tmp, "xb") as f:
-                try:
-                    await f.write(data)
-                    if attrs is not None:  # keep the mode exactly; new files get the umask's
-                        await f.chmod(stat_mod.S_IMODE(attrs.permissions or 0o644))
-                    with contextlib.suppress(asyncssh.SFTPOpUnsupported):
-                        await f.fsync()
-                except BaseException:
-                    await asyncio.shield(self._remove_quietly(sftp, [tmp]))
-                    raise
+            target, attrs, f, tmp = await self._open_beside(sftp, path)
+            try:
+                steps = [lambda: f.write(data)] if data else []
+                if attrs is not None:  # keep the mode exactly; new files get the umask's
+                    mode = stat_mod.S_IMODE(attrs.permissions or 0o644)
+                    steps.append(lambda: f.chmod(mode))
+                steps.append(lambda: self._fsync(f))
+                if len(data) <= PIPELINE_BYTES:
+                    results = await asyncio.gather(*(step() for step in steps))
+                else:  # a large write is several requests: fsync only after all of them
+                    results = [await step() for step in steps]
+            except BaseException:
+                await asyncio.shield(self._discard_temp(sftp, f, tmp))
+                raise
+            if results[-1]:
+                # Synced: nothing can be lost any more, and renaming an open file is fine.
+                self._close_later(f)
+            else:
+                await f.close()
             return tmp, target
         except asyncssh.SFTPError as exc:
             raise await self._refine(sftp, exc, path, "write") from None
+
+    async def _open_beside(
+        self, sftp: asyncssh.SFTPClient, path: str
+    ) -> tuple[str, asyncssh.SFTPAttrs | None, asyncssh.SFTPClientFile, str]:
+        """(target, its attributes or None if new, open temporary file, its path)."""
+        tmp = _temp_name(path)
+        looked, opened = await asyncio.gather(
+            sftp.lstat(path), sftp.open(tmp, "xb"), return_exceptions=True
+        )
+        f = opened if isinstance(opened, asyncssh.SFTPClientFile) else None
+        try:
+            attrs: asyncssh.SFTPAttrs | None = None
+            if isinstance(looked, asyncssh.SFTPAttrs):
+                attrs = looked
+            elif not (isinstance(looked, asyncssh.SFTPError) and _is_missing(looked)):
+                raise looked
+            target = path
+            if attrs is not None and stat_mod.S_ISLNK(attrs.permissions or 0):
+                target, attrs = await self._final_target(sftp, path)  # write through the link
+            if attrs is not None and stat_mod.S_ISDIR(attrs.permissions or 0):
+                raise path_error(path, "write", "is_dir")
+            if target == path:
+                if f is not None:
+                    return target, attrs, f, tmp
+                if not (isinstance(opened, asyncssh.SFTPError) and _is_missing(opened)):
+                    raise opened  # e.g. no permission to create files there
+        except BaseException:
+            await asyncio.shield(self._discard_temp(sftp, f, tmp))
+            raise
+        # The temporary file is in the wrong place (beside a link) or its directory is missing.
+        await self._discard_temp(sftp, f, tmp)
+        if attrs is None:
+            await self._makedirs(sftp, posixpath.dirname(target), path)
+        tmp = _temp_name(target)
+        return target, attrs, await sftp.open(tmp, "xb"), tmp
+
+    @staticmethod
+    async def _discard_temp(
+        sftp: asyncssh.SFTPClient, f: asyncssh.SFTPClientFile | None, tmp: str
+    ) -> None:
+        if f is None:
+            return
+        with contextlib.suppress(asyncssh.Error, OSError):
+            await f.close()
+        with contextlib.suppress(asyncssh.Error, OSError):
+            await sftp.remove(tmp)
+
+    @staticmethod
+    async def _fsync(f: asyncssh.SFTPClientFile) -> bool:
+        try:
+            await f.fsync()
+        except asyncssh.SFTPOpUnsupported:  # fsync@openssh.com is an optional extension
+            return False
+        return True
 
     async def _final_target(
         self, sftp: asyncssh.SFTPClient, path: str

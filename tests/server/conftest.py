@@ -28,6 +28,7 @@ def provider_config(base_url: str, protocol: str) -> dict[str, Any]:
                 "context_window": 10_000,
                 "compaction_threshold": 0.7,
             },
+            {"id": "search-model", "provider": "fake", "web_search": True},
         ],
         "limits": {"heartbeat_seconds": 0.5, "stale_after_seconds": 5},
     }

@@ -82,7 +82,7 @@ async def test_bad_inputs_are_4xx_and_leave_the_chat_unchanged(api, fake_llm) ->
 
 async def test_models_and_openapi(api) -> None:
     models = await api.ok("GET", "models")
-    assert [m["id"] for m in models] == ["fake-model", "tiny-model"]
+    assert [m["id"] for m in models] == ["fake-model", "tiny-model", "search-model"]
     assert models[0]["default"] is True and models[1]["default"] is False
     doc = await api.ok("GET", "openapi.json")
     assert doc["openapi"].startswith("3.")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from coder_agents_jupyter.testing import reply, text, tool_call
+from coder_agents_jupyter.testing import reply, text, tool_call, web_search
 from coder_agents_jupyter.testing.providers import PROVIDER_KINDS
 
 PYTEST = f"{sys.executable} -m pytest -q -p no:cacheprovider"
@@ -33,6 +33,7 @@ async def test_scripted_bugfix_chat_on_every_provider_type(
         "azure-openai-v1": "/openai/v1/responses",
         "azure-openai-classic": "/openai/responses",  # Azure routes Responses by body model
         "azure-openai-chat": "/openai/deployments/fake-deployment/chat/completions",
+        "bedrock": "/model/fake-model/invoke-with-response-stream",
     }.get(protocol, "/v1/chat/completions")
     assert {r.path for r in fake_llm.requests_for("bugfix")} == {expected}
 
@@ -313,3 +314,25 @@ async def test_scratch_workspace_holds_the_agents_files(api, fake_llm, jp_root_d
     assert status == 204
     status, _ = await api.call("POST", "chats", {"prompt": "x", "workspace_id": ws["id"]})
     assert status == 404
+
+
+@pytest.mark.parametrize("protocol", ["anthropic", "openai"], indirect=True)
+async def test_native_web_search_keeps_sources(api, fake_llm, protocol) -> None:
+    url = "https://jupyter.org/news"
+    fake_llm.script(
+        "web",
+        [
+            reply(
+                web_search("jupyter news", [(url, "Jupyter news")]),
+                text("JupyterLab 4.6 is out.", cite=[url]),
+            )
+        ],
+    )
+    chat = await api.chat("What is new in Jupyter? #web", model="search-model")
+    assert (await api.wait(chat["id"]))["status"] == "waiting"
+    tools = fake_llm.requests_for("web")[0].body["tools"]
+    assert any("web_search" in (t.get("type") or "") for t in tools)
+    content = (await api.messages(chat["id"]))[1]["content"]
+    sources = next(b for b in content if b["type"] == "sources")
+    assert sources["sources"][0]["url"] == url
+    assert content[-1] == {"type": "text", "text": "JupyterLab 4.6 is out."}
