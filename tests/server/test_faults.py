@@ -102,3 +102,23 @@ async def test_retries_are_bounded(api, fake_llm, jp_ws_fetch) -> None:
     assert chat["status"] == "error" and "gave up after 4 attempts" in chat["error"]["message"]
     assert len([f for f in frames if f["type"] == "retry"]) == 3
     assert [m["role"] for m in await api.messages(chat["id"])] == ["user"]
+
+
+async def test_context_overflow_compacts_and_goes_on(api, fake_llm, jp_ws_fetch) -> None:
+    from coder_agents_jupyter.testing import tool_call
+
+    fake_llm.script(
+        "long",
+        [
+            reply(tool_call("execute", {"command": "echo step"})),
+            reply(fault=http_error(400, "prompt is too long: 210000 tokens > 200000 maximum")),
+            reply(text("Done after compacting.")),
+        ],
+    )
+    chat, frames = await run_with_events(api, jp_ws_fetch, "Work a lot #long")
+    assert chat["status"] == "waiting", chat["error"]
+    messages = await api.messages(chat["id"])
+    assert [m["is_summary"] for m in messages].count(True) == 1
+    assert messages[-1]["content"] == [{"type": "text", "text": "Done after compacting."}]
+    last = json.dumps(fake_llm.requests_for("long")[-1].body)
+    assert "echo step" not in last
