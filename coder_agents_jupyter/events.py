@@ -10,6 +10,7 @@ database gets whole messages.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -108,6 +109,32 @@ class RetryEvent(_Event):
     reason: str
 
 
+class PlanEvent(_Event):
+    """The agent proposed a plan; the chat waits for approve or revise."""
+
+    type: Literal["plan"] = "plan"
+    tool_call_id: str
+    plan: str
+    path: str
+
+
+class QuestionEvent(_Event):
+    """The agent asked the user; the chat waits for ``POST answers``."""
+
+    type: Literal["question"] = "question"
+    question_id: str
+    questions: list[dict[str, Any]]
+
+
+class ApprovalEvent(_Event):
+    """A tool call waits for a person's approval (the chat is ``requires_action``)."""
+
+    type: Literal["approval"] = "approval"
+    tool_call_id: str
+    name: str
+    input: dict[str, Any]
+
+
 class NoticeEvent(_Event):
     """Something users should know that is not an error (e.g. the model was switched)."""
 
@@ -134,6 +161,9 @@ ChatEvent = (
     | UsageEvent
     | ErrorEvent
     | RetryEvent
+    | PlanEvent
+    | QuestionEvent
+    | ApprovalEvent
     | NoticeEvent
     | ChildEvent
 )
@@ -144,6 +174,7 @@ class _Channel:
     next_seq: int
     buffer: deque[ChatEvent] = field(default_factory=lambda: deque(maxlen=REPLAY_EVENTS))
     subscribers: set[asyncio.Queue[ChatEvent]] = field(default_factory=set)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class EventBus:
@@ -165,6 +196,8 @@ class EventBus:
         event.seq = ch.next_seq
         event.chat_id = chat_id
         ch.buffer.append(event)
+        ch.changed.set()
+        ch.changed = asyncio.Event()
         for q in list(ch.subscribers):
             if q.qsize() >= SUBSCRIBER_BACKLOG:  # a reader that stopped reading: cut it loose
                 ch.subscribers.discard(q)
@@ -192,6 +225,12 @@ class EventBus:
 
     def last_seq(self, chat_id: str) -> int:
         return self._channel(chat_id).next_seq
+
+    async def wait_for_change(self, chat_id: str, timeout: float) -> None:
+        """Until the next event of this chat, or ``timeout`` (callers re-check the database:
+        another process may have made the change)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._channel(chat_id).changed.wait(), timeout)
 
     def wake_worker(self) -> None:
         self.work_available.set()

@@ -34,6 +34,7 @@ POLICY = (
     "limits",
     "templates",
     "default_workspace",
+    "tool_policy",
 )
 """The traits an admin may change while the server runs (see ``reload_policy``)."""
 
@@ -81,6 +82,11 @@ class CoderAgents(ExtensionApp):
     )
     templates = List(
         Dict(), config=True, help="Workspace templates the agent may provision (see API.md)."
+    )
+    tool_policy = Dict(
+        config=True,
+        help="Per tool: 'auto' (runs), 'ask' (a person approves each call) or 'deny' (never "
+        "offered), e.g. {'execute': 'ask'}. Users may tighten it per chat, never loosen it.",
     )
     user_groups = Dict(
         config=True,
@@ -143,6 +149,7 @@ class CoderAgents(ExtensionApp):
             "limits": dict(v["limits"]),
             "templates": list(v["templates"]),
             "default_workspace": v["default_workspace"],
+            "tool_policy": dict(v["tool_policy"]),
         }
         settings = build_settings(providers=providers, models=models, **common)
         if not settings.available_models():

@@ -109,6 +109,13 @@ EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 
 Effort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
 
+ToolPolicy = Literal["auto", "ask", "deny"]
+POLICY_ORDER: dict[str, int] = {"auto": 0, "ask": 1, "deny": 2}
+
+
+def stricter(a: str, b: str) -> str:
+    return a if POLICY_ORDER[a] >= POLICY_ORDER[b] else b
+
 
 class ReasoningSettings(_Frozen):
     """``reasoning_effort`` of a model: the default, and the most a user may ask for."""
@@ -200,6 +207,9 @@ class Settings(_Frozen):
     admin_users: frozenset[str]
     limits: Limits
     templates: tuple[Template, ...] = ()
+    tool_policy: Mapping[str, ToolPolicy] = Field(default_factory=dict)
+    """Per tool: ``auto`` (runs), ``ask`` (a person approves each call) or ``deny`` (never
+    offered). Tools not listed are ``auto``; users may tighten this per chat."""
     default_workspace: Literal["root", "none"] = "root"
     """``root``: a chat without a workspace works in the Jupyter root folder; ``none``: it
     must get one from a template (the agent is told to call list_templates)."""
@@ -318,6 +328,7 @@ def build_settings(
     limits: dict[str, Any] | None = None,
     templates: list[dict[str, Any]] | None = None,
     default_workspace: str = "root",
+    tool_policy: dict[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Validate raw trait values. Raises ``ConfigError`` with the offending key."""
@@ -358,6 +369,9 @@ def build_settings(
     for name in names:
         if names.count(name) > 1:
             raise ConfigError("templates", f"two templates are named {name!r}")
+    for tool, choice in (tool_policy or {}).items():
+        if choice not in POLICY_ORDER:
+            raise ConfigError(f"tool_policy.{tool}", "must be 'auto', 'ask' or 'deny'")
     if default_workspace not in ("root", "none"):
         raise ConfigError("default_workspace", "must be 'root' or 'none'")
     secrets = {p.name: key for p in provs if (key := _read_key(p, environ))}
@@ -369,5 +383,6 @@ def build_settings(
         limits=lim,
         templates=tuple(temps),
         default_workspace=default_workspace,  # type: ignore[arg-type]
+        tool_policy=dict(tool_policy or {}),
         secrets=secrets,
     )

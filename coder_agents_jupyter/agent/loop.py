@@ -29,10 +29,13 @@ from ..db.models import Message as MessageRow
 from ..db.states import ChatStatus
 from ..errors import ProviderError
 from ..events import (
+    ApprovalEvent,
     ErrorEvent,
     MessageEndEvent,
     MessageStartEvent,
     NoticeEvent,
+    PlanEvent,
+    QuestionEvent,
     ReasoningDeltaEvent,
     RetryEvent,
     TextDeltaEvent,
@@ -58,13 +61,15 @@ from ..llm.types import (
 )
 from ..settings import ModelSettings
 from ..tools.base import Tool, ToolContext, ToolResult, invoke_tool, result_budget
+from ..tools.plan_tools import WRITE_TOOLS, check_plan_write, plan_path, plan_tools, written_paths
 from ..tools.platform_tools import platform_tools
 from ..workspaces.base import Workspace
-from . import prompts
+from . import policy, prompts
 from .platform import ChatPlatform
 from .runtime import Runtime
 
 PLATFORM_TOOLS = platform_tools()
+PLAN_TOOLS = plan_tools()
 
 log = logging.getLogger(__name__)
 
@@ -210,8 +215,7 @@ class ChatRun:
             await self._maybe_compact(model)
             reply = await self._model_step(model)
             calls = reply.tool_calls()
-            if calls:
-                await self._run_tools(calls, model)
+            if calls and not await self._run_tools(calls, model):
                 continue
             await self.flush()
             next_message = await self.rt.store.finish_turn(self.chat_id)
@@ -259,8 +263,15 @@ class ChatRun:
         self, model: ModelSettings, extra: list[Message] | None = None, *, with_tools: bool = True
     ) -> ModelRequest:
         workspace_root = self.rt.root_dir
+        plan = (
+            prompts.plan_block(plan_path(self.chat_id))
+            if self._chat and self._chat.plan_mode
+            else ""
+        )
         system = "\n\n".join(
-            filter(None, [self.rt.settings.system_prompt, prompts.runtime_block(workspace_root)])
+            filter(
+                None, [self.rt.settings.system_prompt, prompts.runtime_block(workspace_root), plan]
+            )
         )
         messages = [await self._to_model(m) for m in self.history]
         return ModelRequest(
@@ -376,7 +387,9 @@ class ChatRun:
 
     # ----- tools -----
 
-    async def _run_tools(self, calls: list[ToolCallBlock], model: ModelSettings) -> None:
+    async def _run_tools(self, calls: list[ToolCallBlock], model: ModelSettings) -> bool:
+        """Run one step's tool calls concurrently (after any approvals they need) and save
+        their results. Returns whether the turn now waits for the user (a plan or questions)."""
         self.step = _Step(calls=calls)
         ctx = ToolContext(
             chat_id=self.chat_id,
@@ -387,6 +400,7 @@ class ChatRun:
             extra={"platform": self._platform()},
         )
         tools = {t.name: t for t in self._tools()}
+        refusals = await self._approvals(calls)
 
         async def one(call: ToolCallBlock) -> None:
             self.publish(ToolCallEvent(id=call.id, name=call.name, input=call.input))
@@ -394,8 +408,12 @@ class ChatRun:
             async def progress(text: str) -> None:
                 self.publish(ToolProgressEvent(tool_call_id=call.id, text=text))
 
-            call_ctx = dataclasses.replace(ctx, progress=progress)
-            result = await invoke_tool(tools, call.name, call.input, call_ctx)
+            refusal = refusals.get(call.id) or await self._plan_guard(call)
+            if refusal is not None:
+                result = ToolResult(content=refusal, is_error=True)
+            else:
+                call_ctx = dataclasses.replace(ctx, progress=progress)
+                result = await invoke_tool(tools, call.name, call.input, call_ctx)
             self.step.results[call.id] = result
             self.publish(
                 ToolResultEvent(
@@ -407,8 +425,72 @@ class ChatRun:
             )
 
         await asyncio.gather(*(one(c) for c in calls))
-        self.save("tool", self._result_blocks(calls, self.step.results, ""))
-        self.step = _Step()
+        results, self.step = self.step.results, _Step()
+        self.save("tool", self._result_blocks(calls, results, ""))
+        return await self._hand_over(calls, results)
+
+    async def _plan_guard(self, call: ToolCallBlock) -> str | None:
+        if not (self._chat and self._chat.plan_mode and call.name in WRITE_TOOLS):
+            return None
+        ws = await self._get_workspace()
+        await ws.connect()
+        return await check_plan_write(ws, self.chat_id, written_paths(call.name, call.input))
+
+    async def _hand_over(self, calls: list[ToolCallBlock], results: dict[str, ToolResult]) -> bool:
+        """A proposed plan or questions end the turn: record what the chat awaits, say so."""
+        for call in calls:
+            result = results.get(call.id)
+            if not policy.ends_turn(call.name) or result is None or result.is_error:
+                continue
+            display = result.display or {}
+            if call.name == "propose_plan":
+                awaiting = {"kind": "plan", "tool_call_id": call.id, "path": display["path"]}
+                self.publish(
+                    PlanEvent(tool_call_id=call.id, plan=display["plan"], path=display["path"])
+                )
+            else:
+                awaiting = {
+                    "kind": "question",
+                    "question_id": call.id,
+                    "questions": display["questions"],
+                }
+                self.publish(QuestionEvent(question_id=call.id, questions=display["questions"]))
+            await self.flush()
+            await self.rt.store.set_awaiting(self.chat_id, awaiting)
+            return True
+        return False
+
+    async def _approvals(self, calls: list[ToolCallBlock]) -> dict[str, str]:
+        """Wait for a person to decide on every call the policy says to ask about. Returns the
+        refusal text of each rejected call."""
+        chat = self._chat
+        asks = [
+            c
+            for c in calls
+            if chat is not None and policy.effective_policy(self.rt.settings, chat, c.name) == "ask"
+        ]
+        if not asks:
+            return {}
+        await self.flush()  # the calls are in the history before anyone is asked
+        pending = [{"tool_call_id": c.id, "name": c.name, "input": c.input} for c in asks]
+        await self.rt.store.await_approvals(self.chat_id, pending)
+        for item in pending:
+            self.publish(ApprovalEvent(**item))
+        while True:
+            chat = await self.rt.store.load(self.chat_id)
+            decisions = (chat.awaiting or {}).get("decisions", {})
+            if all(c.id in decisions for c in asks):
+                break
+            await self.rt.bus.wait_for_change(self.chat_id, timeout=1.0)
+        self._chat, self._chat_loaded = chat, time.monotonic()
+        await self.rt.store.set_awaiting(self.chat_id, None)
+        refusals = {}
+        for call in asks:
+            decision = decisions[call.id]
+            if decision["decision"] == "reject":
+                reason = decision.get("reason") or "no reason given"
+                refusals[call.id] = f"The user rejected this call: {reason}"
+        return refusals
 
     @staticmethod
     def _result_blocks(
@@ -425,12 +507,15 @@ class ChatRun:
         return out
 
     def _tools(self) -> list[Tool]:
-        """Workspace tools always; platform tools for root chats with templates to use."""
+        """Workspace tools; platform tools for root chats with templates to use; plan tools in
+        plan mode; minus what the tool policy denies."""
         tools = list(self.rt.tools)
         chat = self._chat
-        if chat is not None and chat.parent_id is None and self._platform_templates():
+        if chat is None:
+            return tools
+        if chat.parent_id is None and self._platform_templates():
             tools += PLATFORM_TOOLS
-        return tools
+        return policy.offered(tools, PLAN_TOOLS, self.rt.settings, chat)
 
     def _platform_templates(self) -> bool:
         groups = (self._chat.owner_info or {}).get("groups", ()) if self._chat else ()

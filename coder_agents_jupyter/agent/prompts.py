@@ -44,3 +44,14 @@ def runtime_block(workspace_root: str | None) -> str:
             "relative paths are relative to it."
         )
     return "\n".join(lines)
+
+
+def plan_block(path: str) -> str:
+    """Plan mode: explore and plan, change nothing but the plan file."""
+    return (
+        "You are in plan mode. Investigate with read_file and read-only commands, then write "
+        f"your plan as Markdown to your plan file {path} (read it first if it exists) and call "
+        "propose_plan with that path; then stop. Do not change any other file or run commands "
+        "that change things. When a choice is genuinely the user's, ask with "
+        "ask_user_question instead of asking in prose."
+    )

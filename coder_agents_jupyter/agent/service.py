@@ -135,8 +135,11 @@ class ChatService:
         text: str,
         attachments: list[str],
         reasoning_effort: str | None = None,
+        plan_mode: bool | None = None,
     ) -> tuple[bool, dict[str, Any]]:
         chat = await self.store.get_chat(caller, chat_id)
+        if plan_mode is not None and plan_mode != chat.plan_mode:
+            await self.store.update_chat(caller, chat_id, plan_mode=plan_mode)
         model = self.rt.settings.model(chat.model) or self.pick_model(None)
         effort = self.pick_effort(model, reasoning_effort)
         content = await self.content(caller, text, attachments, model)
@@ -157,9 +160,14 @@ class ChatService:
         plan_mode: bool | None,
         reasoning_effort: str | None = None,
         workspace_id: str | None = None,
+        tool_policy: dict[str, str] | None = None,
     ) -> Chat:
         if workspace_id is not None:
             await self.store.get_workspace(caller, workspace_id)
+        if tool_policy is not None:
+            chat = await self.store.get_chat(caller, chat_id)
+            own = {**(chat.tool_policy or {}), "tools": tool_policy}
+            await self.store.update_chat(caller, chat_id, tool_policy=own)
         if model is not None or reasoning_effort is not None:
             chat = await self.store.get_chat(caller, chat_id)
             chosen = self.pick_model(model or chat.model)
@@ -175,6 +183,38 @@ class ChatService:
             reasoning_effort=reasoning_effort,
             workspace_id=workspace_id,
         )
+
+    # ----- answering the agent -----
+
+    async def decide_plan(
+        self, caller: Caller, chat_id: str, decision: str, feedback: str | None
+    ) -> tuple[bool, dict[str, Any]]:
+        chat = await self.store.get_chat(caller, chat_id)
+        if (chat.awaiting or {}).get("kind") != "plan":
+            raise Conflict("No proposed plan waits for a decision in this chat.")
+        if decision == "approve":
+            await self.store.update_chat(caller, chat_id, plan_mode=False)
+            text = "The plan is approved. Implement it now."
+            if feedback:
+                text += f"\n\n{feedback}"
+        else:
+            if not (feedback or "").strip():
+                raise BadRequest("Say what should change in the plan (feedback).")
+            text = f"Please revise the plan:\n\n{feedback}"
+        return await self.send(caller, chat_id, text, [])
+
+    async def answer(
+        self, caller: Caller, chat_id: str, question_id: str, answers: list[str]
+    ) -> tuple[bool, dict[str, Any]]:
+        chat = await self.store.get_chat(caller, chat_id)
+        awaiting = chat.awaiting or {}
+        if awaiting.get("kind") != "question" or awaiting.get("question_id") != question_id:
+            raise Conflict(f"No question {question_id} waits for answers in this chat.")
+        questions = awaiting.get("questions", [])
+        if len(answers) != len(questions):
+            raise BadRequest(f"Give one answer per question ({len(questions)}).")
+        lines = [f"{q['header']}: {a}" for q, a in zip(questions, answers, strict=True)]
+        return await self.send(caller, chat_id, "My answers:\n" + "\n".join(lines), [])
 
     async def stop(self, caller: Caller, chat_id: str) -> Chat:
         chat = await self.store.request_stop(caller, chat_id)
@@ -329,6 +369,8 @@ def _chat_fields(chat: Chat, usage: dict[str, int]) -> dict[str, Any]:
         "workspace_id": chat.workspace_id,
         "plan_mode": chat.plan_mode,
         "reasoning_effort": chat.reasoning_effort,
+        "awaiting": chat.awaiting,
+        "tool_policy": chat.tool_policy,
         "archived": chat.archived,
         "error": chat.error,
         "usage": usage,

@@ -236,6 +236,7 @@ class ChatHandler(BaseHandler):
             plan_mode=body.plan_mode,
             reasoning_effort=body.reasoning_effort,
             workspace_id=body.workspace_id,
+            tool_policy=body.tool_policy,
         )
         self.reply(await self.service.chat_json(chat))
 
@@ -261,12 +262,14 @@ class MessagesHandler(BaseHandler):
     async def post(self, chat_id: str) -> None:
         body = self.body(schemas.SendMessage)
         queued, item = await self.service.send(
-            self.caller(), chat_id, body.content, body.attachments, body.reasoning_effort
+            self.caller(),
+            chat_id,
+            body.content,
+            body.attachments,
+            body.reasoning_effort,
+            body.plan_mode,
         )
-        self.reply(
-            {"queued": queued, ("queued_message" if queued else "message"): item},
-            202 if queued else 201,
-        )
+        self.reply(_sent(queued, item), 202 if queued else 201)
 
 
 class QueueHandler(BaseHandler):
@@ -311,6 +314,40 @@ class RetryHandler(BaseHandler):
     async def post(self, chat_id: str) -> None:
         chat = await self.service.store.retry(self.caller(), chat_id)
         self.reply(await self.service.chat_json(chat), 202)
+
+
+def _sent(queued: bool, item: dict[str, Any]) -> dict[str, Any]:
+    return {"queued": queued, ("queued_message" if queued else "message"): item}
+
+
+class PlanHandler(BaseHandler):
+    @api_verb
+    async def post(self, chat_id: str) -> None:
+        body = self.body(schemas.PlanDecision)
+        queued, item = await self.service.decide_plan(
+            self.caller(), chat_id, body.decision, body.feedback
+        )
+        self.reply(_sent(queued, item), 202 if queued else 201)
+
+
+class AnswersHandler(BaseHandler):
+    @api_verb
+    async def post(self, chat_id: str) -> None:
+        body = self.body(schemas.Answers)
+        queued, item = await self.service.answer(
+            self.caller(), chat_id, body.question_id, body.answers
+        )
+        self.reply(_sent(queued, item), 202 if queued else 201)
+
+
+class ApprovalsHandler(BaseHandler):
+    @api_verb
+    async def post(self, chat_id: str) -> None:
+        body = self.body(schemas.ApprovalDecision)
+        chat = await self.service.store.decide_approval(
+            self.caller(), chat_id, body.tool_call_id, body.decision, body.reason
+        )
+        self.reply(await self.service.chat_json(chat))
 
 
 class ForkHandler(BaseHandler):
@@ -492,6 +529,9 @@ def routes() -> list[tuple[str, type[web.RequestHandler]]]:
         (rf"{PREFIX}/chats/{ANY_ID}/stop", StopHandler),
         (rf"{PREFIX}/chats/{ANY_ID}/retry", RetryHandler),
         (rf"{PREFIX}/chats/{ANY_ID}/fork", ForkHandler),
+        (rf"{PREFIX}/chats/{ANY_ID}/plan", PlanHandler),
+        (rf"{PREFIX}/chats/{ANY_ID}/answers", AnswersHandler),
+        (rf"{PREFIX}/chats/{ANY_ID}/approvals", ApprovalsHandler),
         (rf"{PREFIX}/chats/{ANY_ID}/events", EventsSocket),
         (rf"{PREFIX}/attachments", AttachmentsHandler),
         (rf"{PREFIX}/attachments/{ANY_ID}", AttachmentHandler),

@@ -17,6 +17,7 @@ OPERATIONS: list[
     tuple[str, str, str, type[BaseModel] | None, type[BaseModel] | None, int, bool]
 ] = [
     ("get", "/models", "Enabled models", None, schemas.ModelInfo, 200, True),
+    ("get", "/openapi.json", "This document", None, None, 200, False),
     (
         "get",
         "/providers",
@@ -102,6 +103,33 @@ OPERATIONS: list[
         schemas.Fork,
         schemas.ChatDetail,
         201,
+        False,
+    ),
+    (
+        "post",
+        "/chats/{chat_id}/plan",
+        "Approve a proposed plan or ask for changes",
+        schemas.PlanDecision,
+        None,
+        201,
+        False,
+    ),
+    (
+        "post",
+        "/chats/{chat_id}/answers",
+        "Answer the agent's questions",
+        schemas.Answers,
+        None,
+        201,
+        False,
+    ),
+    (
+        "post",
+        "/chats/{chat_id}/approvals",
+        "Allow or reject a tool call that waits",
+        schemas.ApprovalDecision,
+        schemas.ChatDetail,
+        200,
         False,
     ),
     (

@@ -34,6 +34,8 @@ class UpdateChat(_Body):
     model: str | None = None
     workspace_id: str | None = None
     """Point the chat at another of your workspaces (e.g. after its own was deleted)."""
+    tool_policy: dict[str, Literal["auto", "ask", "deny"]] | None = None
+    """Tighten the admin's tool policy for this chat (looser choices have no effect)."""
     plan_mode: bool | None = None
     reasoning_effort: Effort | None = None
 
@@ -41,11 +43,29 @@ class UpdateChat(_Body):
 class SendMessage(_Body):
     content: str = Field(max_length=1_000_000)
     reasoning_effort: Effort | None = None
+    plan_mode: bool | None = None
     attachments: list[str] = Field(default_factory=list, max_length=20)
 
 
 class EditQueued(_Body):
     content: str = Field(min_length=1, max_length=1_000_000)
+
+
+class PlanDecision(_Body):
+    decision: Literal["approve", "revise"]
+    feedback: str | None = Field(default=None, max_length=100_000)
+
+
+class Answers(_Body):
+    question_id: str
+    answers: list[str] = Field(min_length=1, max_length=4)
+    """One answer per question, in order: an option's label or the user's own words."""
+
+
+class ApprovalDecision(_Body):
+    tool_call_id: str
+    decision: Literal["allow_once", "allow_chat", "reject"]
+    reason: str | None = Field(default=None, max_length=10_000)
 
 
 class Fork(_Body):
@@ -113,6 +133,9 @@ class ChatSummary(BaseModel):
     workspace_id: str | None
     plan_mode: bool
     reasoning_effort: Effort | None
+    awaiting: dict[str, Any] | None
+    """What the chat waits for from its user: a plan decision, answers or approvals."""
+    tool_policy: dict[str, Any] | None
     archived: bool
     error: dict[str, Any] | None
     usage: dict[str, int]

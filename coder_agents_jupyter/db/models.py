@@ -66,6 +66,10 @@ class Chat(Base):
     plan_mode: Mapped[bool] = mapped_column(Boolean, default=False)
     reasoning_effort: Mapped[str | None] = mapped_column(String(20), default=None)
     owner_info: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    awaiting: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    """What the chat waits for from its user: ``{"kind": "plan"|"question"|"approval", ...}``."""
+    tool_policy: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    """The user's own tightening of the admin's tool policy for this chat (and grants)."""
     """The owner as Jupyter knew them when they last wrote: display name, email, groups."""
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)

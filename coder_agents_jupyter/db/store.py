@@ -67,6 +67,10 @@ _INSERT_MESSAGE = insert(Message).returning(Message.id)
 _MESSAGE_COLUMNS = [c.key for c in Message.__table__.columns if c.key != "id"]
 
 
+OWNED = (S.RUNNING.value, S.REQUIRES_ACTION.value)
+"""Statuses in which a worker owns the chat (and heartbeats it)."""
+
+
 def queue_item(q: QueuedMessage) -> dict[str, Any]:
     return {"id": q.id, "content": q.content, "created_at": q.created_at.isoformat()}
 
@@ -106,10 +110,12 @@ class Store:
             return
         if current not in allowed_from(to):
             raise Conflict(f"The chat is {current.value}; it cannot become {to.value}.")
+        if current == S.REQUIRES_ACTION and to != S.RUNNING:
+            chat.awaiting = None  # stopped or failed while waiting: nobody decides any more
         chat.status = to.value
         chat.error = error if to == S.ERROR else None
         chat.updated_at = utcnow()
-        if to != S.RUNNING:
+        if to not in (S.RUNNING, S.REQUIRES_ACTION):  # waiting on a person keeps the owner
             chat.worker_id = None
         if to not in ACTIVE:
             chat.stop_requested = None
@@ -293,6 +299,8 @@ class Store:
             if chat.archived:
                 raise Conflict("This chat is archived; start a new chat or fork it.")
             chat.owner_info = caller.info()
+            if (chat.awaiting or {}).get("kind") in ("plan", "question"):
+                chat.awaiting = None  # the user wrote instead of using the buttons
             queue = await self._queue(s, chat_id)
             if chat.status in ACTIVE or queue:
                 position = (queue[-1].position + 1) if queue else 0
@@ -368,9 +376,11 @@ class Store:
         """Ask the owning worker to stop; a chat nobody runs yet is paused at once."""
         async with self._tx() as s:
             chat = await self._chat(s, chat_id, caller)
-            if chat.status == S.PENDING or chat.status == S.REQUIRES_ACTION:
+            if chat.status == S.PENDING or (
+                chat.status == S.REQUIRES_ACTION and chat.worker_id is None
+            ):
                 self._transition(chat, S.PAUSED)
-            elif chat.status == S.RUNNING:
+            elif chat.status in (S.RUNNING, S.REQUIRES_ACTION):
                 chat.stop_requested = "stop"
             else:
                 raise Conflict(f"The chat is {chat.status}; there is nothing to stop.")
@@ -487,7 +497,7 @@ class Store:
                     select(Chat.id, Chat.stop_requested).where(
                         Chat.id.in_(chat_ids),
                         Chat.worker_id == worker_id,
-                        Chat.status == S.RUNNING.value,
+                        Chat.status.in_(OWNED),
                     )
                 )
             ).all()
@@ -499,7 +509,7 @@ class Store:
         async with self._sessions() as s:
             rows = await s.execute(
                 select(Chat).where(
-                    Chat.status == S.RUNNING.value,
+                    Chat.status.in_(OWNED),
                     or_(Chat.heartbeat_at.is_(None), Chat.heartbeat_at < cutoff),
                 )
             )
@@ -507,13 +517,13 @@ class Store:
 
     async def running_chats(self) -> list[Chat]:
         async with self._sessions() as s:
-            rows = await s.execute(select(Chat).where(Chat.status == S.RUNNING.value))
+            rows = await s.execute(select(Chat).where(Chat.status.in_(OWNED)))
             return list(rows.scalars())
 
     async def requeue(self, chat_id: str, worker_id: str | None) -> bool:
         """Hand a running chat back to the pending pool (dead or stopping owner)."""
         async with self._tx() as s:
-            cond = [Chat.id == chat_id, Chat.status == S.RUNNING.value]
+            cond = [Chat.id == chat_id, Chat.status.in_(OWNED)]
             cond.append(Chat.worker_id == worker_id if worker_id else Chat.worker_id.is_(None))
             res = await s.execute(
                 update(Chat)
@@ -531,6 +541,44 @@ class Store:
             if chat is None:
                 raise NotFound(f"No chat with id {chat_id}.")
             return chat
+
+    async def set_awaiting(self, chat_id: str, awaiting: dict[str, Any] | None) -> None:
+        async with self._tx() as s:
+            chat = await self._chat(s, chat_id, None)
+            chat.awaiting = awaiting
+
+    async def await_approvals(self, chat_id: str, calls: list[dict[str, Any]]) -> None:
+        """The running turn waits for a person to decide on ``calls``."""
+        async with self._tx() as s:
+            chat = await self._chat(s, chat_id, None)
+            chat.awaiting = {"kind": "approval", "calls": calls, "decisions": {}}
+            self._transition(chat, S.REQUIRES_ACTION)
+        self._published(chat)
+
+    async def decide_approval(
+        self, caller: Caller, chat_id: str, tool_call_id: str, decision: str, reason: str | None
+    ) -> Chat:
+        async with self._tx() as s:
+            chat = await self._chat(s, chat_id, caller)
+            awaiting = dict(chat.awaiting or {})
+            calls = {c["tool_call_id"]: c for c in awaiting.get("calls", [])}
+            if awaiting.get("kind") != "approval" or chat.status != S.REQUIRES_ACTION:
+                raise Conflict("No tool call in this chat waits for approval.")
+            if tool_call_id not in calls:
+                raise NotFound(f"No tool call {tool_call_id} waits for approval in this chat.")
+            decisions = {
+                **awaiting.get("decisions", {}),
+                tool_call_id: {"decision": decision, "reason": reason},
+            }
+            chat.awaiting = {**awaiting, "decisions": decisions}
+            if decision == "allow_chat":
+                own = dict(chat.tool_policy or {})
+                own["grants"] = sorted({*own.get("grants", []), calls[tool_call_id]["name"]})
+                chat.tool_policy = own
+            if set(decisions) >= set(calls):
+                self._transition(chat, S.RUNNING)
+        self._published(chat)
+        return chat
 
     async def switch_model(self, chat_id: str, model: str) -> None:
         """The worker moves a chat whose model an admin disabled to the default one."""
