@@ -63,6 +63,12 @@ from ..settings import ModelSettings
 from ..tools.base import Tool, ToolContext, ToolResult, invoke_tool, result_budget
 from ..tools.plan_tools import WRITE_TOOLS, check_plan_write, plan_path, plan_tools, written_paths
 from ..tools.platform_tools import platform_tools
+from ..tools.skill_tools import (
+    CONTEXT_KEY,
+    WorkspaceContext,
+    load_workspace_context,
+    tools_for_context,
+)
 from ..workspaces.base import Workspace
 from . import policy, prompts
 from .platform import ChatPlatform
@@ -133,6 +139,7 @@ class ChatRun:
         self._chat: Chat | None = None
         self._chat_loaded = 0.0
         self._workspace: Workspace | None = None
+        self._ws_context: WorkspaceContext | None = None
         self._converted: dict[int, Message] = {}  # by seq: rows never change, convert once
         self._seq = 0
         self._writing: asyncio.Task[None] | None = None
@@ -223,6 +230,7 @@ class ChatRun:
                 return
             self._seq = next_message.seq
             self.history.append(next_message)
+            self._ws_context = None  # a new turn reads the workspace's instructions afresh
 
     async def _model(self) -> ModelSettings:
         """The chat's model, re-read at most every second so a PATCH or a policy change
@@ -268,9 +276,16 @@ class ChatRun:
             if self._chat and self._chat.plan_mode
             else ""
         )
+        context = (await self._workspace_context()).prompt_block() if with_tools else ""
         system = "\n\n".join(
             filter(
-                None, [self.rt.settings.system_prompt, prompts.runtime_block(workspace_root), plan]
+                None,
+                [
+                    self.rt.settings.system_prompt,
+                    prompts.runtime_block(workspace_root),
+                    context,
+                    plan,
+                ],
             )
         )
         messages = [await self._to_model(m) for m in self.history]
@@ -397,7 +412,7 @@ class ChatRun:
             get_workspace=self._get_workspace,
             save_attachment=self._save_attachment,
             result_budget=result_budget(model.context_window),
-            extra={"platform": self._platform()},
+            extra={"platform": self._platform(), CONTEXT_KEY: self._ws_context},
         )
         tools = {t.name: t for t in self._tools()}
         refusals = await self._approvals(calls)
@@ -509,7 +524,7 @@ class ChatRun:
     def _tools(self) -> list[Tool]:
         """Workspace tools; platform tools for root chats with templates to use; plan tools in
         plan mode; minus what the tool policy denies."""
-        tools = list(self.rt.tools)
+        tools = list(self.rt.tools) + tools_for_context(self._ws_context)
         chat = self._chat
         if chat is None:
             return tools
@@ -530,6 +545,13 @@ class ChatRun:
 
     async def _workspace_changed(self) -> None:
         self._workspace = None
+        self._ws_context = None
+
+    async def _workspace_context(self) -> WorkspaceContext:
+        """AGENTS.md and the skills index of the chat's workspace, read once per turn."""
+        if self._ws_context is None:
+            self._ws_context = await load_workspace_context(self._get_workspace)
+        return self._ws_context
 
     async def _get_workspace(self) -> Workspace:
         """Resolved on the first tool call that needs it, then kept for the turn."""

@@ -336,3 +336,30 @@ async def test_native_web_search_keeps_sources(api, fake_llm, protocol) -> None:
     sources = next(b for b in content if b["type"] == "sources")
     assert sources["sources"][0]["url"] == url
     assert content[-1] == {"type": "text", "text": "JupyterLab 4.6 is out."}
+
+
+async def test_skills_and_agents_md_reach_the_model(api, fake_llm, jp_root_dir: Path) -> None:
+    (jp_root_dir / "AGENTS.md").write_text("Use uv, never pip.\n")
+    skill = jp_root_dir / ".agents" / "skills" / "demo"
+    skill.mkdir(parents=True)
+    (skill / "SKILL.md").write_text("---\nname: demo\ndescription: Demo skill.\n---\nStep 1.\n")
+    fake_llm.script(
+        "sk",
+        [
+            reply(tool_call("read_skill_file", {"name": "demo", "path": "../../../AGENTS.md"})),
+            reply(tool_call("read_skill", {"name": "demo"})),
+            reply(text("ok")),
+        ],
+    )
+    chat = await api.chat("Use the demo skill #sk")
+    assert (await api.wait(chat["id"]))["status"] == "waiting"
+    first = fake_llm.requests_for("sk")[0].body
+    sent = json.dumps(first)
+    assert "Use uv, never pip." in sent and "<available-skills>" in sent
+    assert "demo: Demo skill." in sent
+    tools = {t.get("name") or t["function"]["name"] for t in first["tools"]}
+    assert {"read_skill", "read_skill_file"} <= tools
+    messages = await api.messages(chat["id"])
+    escape, read = (b for m in messages if m["role"] == "tool" for b in m["content"])
+    assert escape["is_error"] and "'..' is not allowed" in escape["content"]
+    assert "Step 1." in read["content"]
