@@ -194,6 +194,8 @@ class Limits(_Frozen):
     heartbeat_seconds: float = 5.0
     stale_after_seconds: float = 30.0
     max_upload_bytes: int = 10 * 1024 * 1024
+    max_children_per_chat: int = Field(default=10, ge=0)
+    max_concurrent_subagents: int = Field(default=10, ge=1)
     retry_max_attempts: int = Field(default=8, ge=1, le=50)
     retry_base_delay: float = Field(default=1.0, gt=0)
     retry_max_delay: float = Field(default=60.0, gt=0)

@@ -60,6 +60,7 @@ from ..llm.types import (
     Usage,
 )
 from ..settings import ModelSettings
+from ..tools.agent_tools import agent_tools
 from ..tools.base import Tool, ToolContext, ToolResult, invoke_tool, result_budget
 from ..tools.plan_tools import WRITE_TOOLS, check_plan_write, plan_path, plan_tools, written_paths
 from ..tools.platform_tools import platform_tools
@@ -73,8 +74,16 @@ from ..workspaces.base import Workspace
 from . import policy, prompts
 from .platform import ChatPlatform
 from .runtime import Runtime
+from .subagents import ChatAgents
 
 PLATFORM_TOOLS = platform_tools()
+PLATFORM_TOOL_NAMES = frozenset(t.name for t in PLATFORM_TOOLS)
+AGENT_TOOLS = agent_tools()
+AGENT_TOOL_NAMES = frozenset(t.name for t in AGENT_TOOLS)
+EXPLORE_TOOLS = frozenset(
+    {"read_file", "execute", "process_output", "read_skill", "read_skill_file"}
+)
+"""What an explore sub-agent may use: it investigates, it does not change files."""
 PLAN_TOOLS = plan_tools()
 
 log = logging.getLogger(__name__)
@@ -277,6 +286,10 @@ class ChatRun:
             else ""
         )
         context = (await self._workspace_context()).prompt_block() if with_tools else ""
+        if self._chat is not None and self._chat.parent_id is not None:
+            context = "\n\n".join(
+                filter(None, [prompts.subagent_block(self._chat.agent_type), context])
+            )
         system = "\n\n".join(
             filter(
                 None,
@@ -412,7 +425,11 @@ class ChatRun:
             get_workspace=self._get_workspace,
             save_attachment=self._save_attachment,
             result_budget=result_budget(model.context_window),
-            extra={"platform": self._platform(), CONTEXT_KEY: self._ws_context},
+            extra={
+                "platform": self._platform(),
+                "agents": self._agents(),
+                CONTEXT_KEY: self._ws_context,
+            },
         )
         tools = {t.name: t for t in self._tools()}
         refusals = await self._approvals(calls)
@@ -423,7 +440,7 @@ class ChatRun:
             async def progress(text: str) -> None:
                 self.publish(ToolProgressEvent(tool_call_id=call.id, text=text))
 
-            refusal = refusals.get(call.id) or await self._plan_guard(call)
+            refusal = refusals.get(call.id) or self._root_only(call) or await self._plan_guard(call)
             if refusal is not None:
                 result = ToolResult(content=refusal, is_error=True)
             else:
@@ -443,6 +460,18 @@ class ChatRun:
         results, self.step = self.step.results, _Step()
         self.save("tool", self._result_blocks(calls, results, ""))
         return await self._hand_over(calls, results)
+
+    def _root_only(self, call: ToolCallBlock) -> str | None:
+        if self._chat is None or self._chat.parent_id is None:
+            return None
+        if call.name in AGENT_TOOL_NAMES:
+            return "Sub-agents cannot start or manage agents; put what you need in your report."
+        if call.name in PLATFORM_TOOL_NAMES:
+            return (
+                "Sub-agents cannot create or start workspaces; say in your report that "
+                "the parent should."
+            )
+        return None
 
     async def _plan_guard(self, call: ToolCallBlock) -> str | None:
         if not (self._chat and self._chat.plan_mode and call.name in WRITE_TOOLS):
@@ -528,16 +557,25 @@ class ChatRun:
         chat = self._chat
         if chat is None:
             return tools
-        if chat.parent_id is None and self._platform_templates():
-            tools += PLATFORM_TOOLS
+        if chat.parent_id is None:
+            tools += AGENT_TOOLS
+            if self._platform_templates():
+                tools += PLATFORM_TOOLS
+        elif chat.agent_type == "explore":
+            tools = [t for t in tools if t.name in EXPLORE_TOOLS]
         return policy.offered(tools, PLAN_TOOLS, self.rt.settings, chat)
 
     def _platform_templates(self) -> bool:
         groups = (self._chat.owner_info or {}).get("groups", ()) if self._chat else ()
         return any(t.visible_to.allows(self.owner, groups) for t in self.rt.settings.templates)
 
+    def _agents(self) -> ChatAgents | None:
+        if self._chat is None or self._chat.parent_id is not None:
+            return None
+        return ChatAgents(self.rt, self._chat)
+
     def _platform(self) -> ChatPlatform | None:
-        if self._chat is None:
+        if self._chat is None or self._chat.parent_id is not None:
             return None
         return ChatPlatform(
             self.rt, self.chat_id, self.owner, self._chat.owner_info or {}, self._workspace_changed

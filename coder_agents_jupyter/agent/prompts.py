@@ -55,3 +55,16 @@ def plan_block(path: str) -> str:
         "that change things. When a choice is genuinely the user's, ask with "
         "ask_user_question instead of asking in prose."
     )
+
+
+def subagent_block(kind: str | None) -> str:
+    """A sub-agent works for another agent, and its last answer is its report."""
+    text = (
+        "You are a sub-agent: another agent gave you the task above and will read your final "
+        "answer as your report. Do the task, then answer with a concise, complete report "
+        "(findings, files changed, anything left undone). You cannot create or start "
+        "workspaces or start other agents; if you need that, say so in your report."
+    )
+    if kind == "explore":
+        text += " You are read-only: investigate and report; do not change any file."
+    return text

@@ -61,6 +61,8 @@ class Runtime:
     data_dir: str = ""
     """Where scratch and template workspaces are created by default."""
     tools: list[Tool] = field(default_factory=workspace_tools)
+    stop_local: Callable[[str], bool] = field(default=lambda chat_id: False)
+    """Stop a chat's run at once if this process runs it (the worker sets this)."""
     _providers: dict[str, Provider] = field(default_factory=dict)
     _workspaces: dict[str, Workspace] = field(default_factory=dict)
     _ws_lock: asyncio.Lock = field(default_factory=asyncio.Lock)

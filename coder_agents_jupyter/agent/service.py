@@ -218,7 +218,8 @@ class ChatService:
 
     async def stop(self, caller: Caller, chat_id: str) -> Chat:
         chat = await self.store.request_stop(caller, chat_id)
-        self.worker.stop_chat(chat_id)
+        for chat_id_ in [chat_id, *(c.id for c in await self.store.children(chat_id))]:
+            self.worker.stop_chat(chat_id_)
         return chat
 
     async def send_now(self, caller: Caller, chat_id: str, qid: int) -> Chat:
@@ -229,8 +230,8 @@ class ChatService:
 
     async def archive(self, caller: Caller, chat_id: str) -> Chat:
         chat = await self.store.archive_chat(caller, chat_id)
-        if chat.stop_requested:
-            self.worker.stop_chat(chat_id)
+        for chat_id_ in [chat_id, *(c.id for c in await self.store.children(chat_id))]:
+            self.worker.stop_chat(chat_id_)
         return chat
 
     async def chat_json(self, chat: Chat, *, with_children: bool = True) -> dict[str, Any]:
@@ -365,6 +366,7 @@ def _chat_fields(chat: Chat, usage: dict[str, int]) -> dict[str, Any]:
         "owner": chat.owner,
         "parent_id": chat.parent_id,
         "root_id": chat.root_id,
+        "agent_type": chat.agent_type,
         "forked_from": chat.forked_from,
         "workspace_id": chat.workspace_id,
         "plan_mode": chat.plan_mode,

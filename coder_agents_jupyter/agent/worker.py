@@ -52,6 +52,8 @@ class Worker:
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._runs: dict[str, tuple[ChatRun, asyncio.Task[None]]] = {}
         self._loops: list[asyncio.Task[None]] = []
+        self._children: set[str] = set()
+        rt.stop_local = self.stop_chat
         self._closing = False
 
     @property
@@ -111,7 +113,10 @@ class Worker:
             self.rt.bus.work_available.clear()
             try:
                 free = self.limits.max_concurrent_chats - len(self._runs)
-                for chat in await self.rt.store.claim(self.id, free):
+                children = self.limits.max_concurrent_subagents - len(self._children)
+                for chat in await self.rt.store.claim(self.id, free, children):
+                    if chat.parent_id:
+                        self._children.add(chat.id)
                     self._start_run(chat.id)
             except Exception:
                 log.exception("claiming chats failed; retrying")
@@ -126,6 +131,7 @@ class Worker:
         def done(_: asyncio.Task[None]) -> None:
             if self._runs.get(chat_id, (None, None))[1] is task:
                 del self._runs[chat_id]
+                self._children.discard(chat_id)
             self.rt.bus.wake_worker()  # capacity freed
 
         task.add_done_callback(done)

@@ -129,6 +129,7 @@ class ChatSummary(BaseModel):
     owner: str
     parent_id: str | None
     root_id: str | None
+    agent_type: Literal["general", "explore"] | None
     forked_from: str | None
     workspace_id: str | None
     plan_mode: bool

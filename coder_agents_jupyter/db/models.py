@@ -62,6 +62,8 @@ class Chat(Base):
     workspace_id: Mapped[str | None] = mapped_column(String(36), default=None)
     parent_id: Mapped[str | None] = mapped_column(String(36), index=True, default=None)
     root_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    agent_type: Mapped[str | None] = mapped_column(String(20), default=None)
+    """A sub-agent's kind: ``general`` or ``explore`` (read-only); None for a root chat."""
     forked_from: Mapped[str | None] = mapped_column(String(36), default=None)
     plan_mode: Mapped[bool] = mapped_column(Boolean, default=False)
     reasoning_effort: Mapped[str | None] = mapped_column(String(20), default=None)
@@ -138,3 +140,34 @@ class Workspace(Base):
     build_log: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FileChange(Base):
+    """One write of one file by an agent's tool (or by a revert), for change review.
+
+    Content is kept up to a bound; a larger or binary side keeps only its size and sha256
+    (``binary_or_large``). ``before``/``after`` are None when not kept *or* when the file did
+    not exist, which ``before_exists``/``after_exists`` tell apart.
+    """
+
+    __tablename__ = "file_changes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    chat_id: Mapped[str] = mapped_column(String(36), index=True)
+    root_id: Mapped[str] = mapped_column(String(36), index=True)
+    """The root of the chat's tree (the chat itself for a root chat)."""
+    workspace_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    path: Mapped[str] = mapped_column(Text)
+    """Relative to the workspace root when inside it, else absolute."""
+    seq: Mapped[int] = mapped_column(BigInteger)
+    """Order of the changes of one chat tree."""
+    before: Mapped[str | None] = mapped_column(Text, default=None)
+    after: Mapped[str | None] = mapped_column(Text, default=None)
+    before_exists: Mapped[bool] = mapped_column(Boolean, default=False)
+    after_exists: Mapped[bool] = mapped_column(Boolean, default=False)
+    binary_or_large: Mapped[bool] = mapped_column(Boolean, default=False)
+    before_size: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    after_size: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    before_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    after_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ..errors import BadRequest, Conflict, NotFound
-from ..events import EventBus, QueueEvent, StatusEvent
+from ..events import ChildEvent, EventBus, QueueEvent, StatusEvent
 from .models import Attachment, Chat, Message, QueuedMessage, Workspace, utcnow
 from .states import ACTIVE, ChatStatus, allowed_from
 
@@ -122,6 +122,8 @@ class Store:
 
     def _published(self, chat: Chat) -> None:
         self.bus.publish(chat.id, StatusEvent(status=chat.status, error=chat.error))
+        if chat.parent_id:  # the parent's view (and its wait_agent) follows its children
+            self.bus.publish(chat.parent_id, ChildEvent(child_id=chat.id, status=chat.status))
         if chat.status == S.PENDING:
             self.bus.wake_worker()
 
@@ -173,6 +175,7 @@ class Store:
         reasoning_effort: str | None = None,
         parent_id: str | None = None,
         title: str | None = None,
+        agent_type: str | None = None,
     ) -> Chat:
         async with self._tx() as s:
             root_id = None
@@ -190,6 +193,7 @@ class Store:
                 root_id=root_id,
                 plan_mode=plan_mode,
                 reasoning_effort=reasoning_effort,
+                agent_type=agent_type,
                 owner_info=caller.info(),
                 created_at=utcnow(),
                 updated_at=utcnow(),
@@ -249,10 +253,11 @@ class Store:
     async def archive_chat(self, caller: Caller, chat_id: str) -> Chat:
         async with self._tx() as s:
             chat = await self._chat(s, chat_id, caller)
-            chat.archived = True
-            if chat.status in ACTIVE:
-                chat.stop_requested = "stop"
-            chat.updated_at = utcnow()
+            for c in [chat, *await self._children(s, chat_id)]:
+                c.archived = True
+                c.updated_at = utcnow()
+                if c.status in ACTIVE:
+                    self._stop(c)
         return chat
 
     async def tree_ids(self, root_id: str) -> list[str]:
@@ -373,19 +378,37 @@ class Store:
     # ----- turn control (API verbs) -----
 
     async def request_stop(self, caller: Caller, chat_id: str) -> Chat:
-        """Ask the owning worker to stop; a chat nobody runs yet is paused at once."""
+        """Ask the owning worker to stop (a chat nobody runs yet is paused at once); a
+        parent's stop reaches its active sub-agents too."""
         async with self._tx() as s:
             chat = await self._chat(s, chat_id, caller)
-            if chat.status == S.PENDING or (
-                chat.status == S.REQUIRES_ACTION and chat.worker_id is None
-            ):
-                self._transition(chat, S.PAUSED)
-            elif chat.status in (S.RUNNING, S.REQUIRES_ACTION):
-                chat.stop_requested = "stop"
-            else:
+            if chat.status not in ACTIVE:
                 raise Conflict(f"The chat is {chat.status}; there is nothing to stop.")
-        if chat.status == S.PAUSED:
-            self._published(chat)
+            children = await self._children(s, chat_id)
+            stopped = [c for c in [chat, *children] if c.status in ACTIVE]
+            for c in stopped:
+                self._stop(c)
+        for c in stopped:
+            if c.status == S.PAUSED:
+                self._published(c)
+        return chat
+
+    def _stop(self, chat: Chat) -> None:
+        if chat.status == S.PENDING or (chat.status == S.REQUIRES_ACTION and not chat.worker_id):
+            self._transition(chat, S.PAUSED)
+        else:
+            chat.stop_requested = "stop"
+
+    async def _children(self, s: AsyncSession, chat_id: str) -> list[Chat]:
+        rows = await s.execute(select(Chat).where(Chat.parent_id == chat_id))
+        return list(rows.scalars())
+
+    async def complete(self, chat_id: str) -> Chat:
+        """A sub-agent closed by its parent."""
+        async with self._tx() as s:
+            chat = await self._chat(s, chat_id, None)
+            self._transition(chat, S.COMPLETED)
+        self._published(chat)
         return chat
 
     async def retry(self, caller: Caller, chat_id: str) -> Chat:
@@ -449,21 +472,29 @@ class Store:
 
     # ----- worker verbs -----
 
-    async def claim(self, worker_id: str, limit: int) -> list[Chat]:
-        """Take up to ``limit`` pending chats for this worker (``running``, fresh heartbeat)."""
+    async def claim(self, worker_id: str, limit: int, children: int | None = None) -> list[Chat]:
+        """Take up to ``limit`` pending chats for this worker (``running``, fresh heartbeat),
+        of which at most ``children`` sub-agents."""
         if limit <= 0:
             return []
         stmt = (
-            select(Chat.id)
+            select(Chat.id, Chat.parent_id)
             .where(Chat.status == S.PENDING.value, Chat.archived.is_(False))
             .order_by(Chat.updated_at)
-            .limit(limit)
+            .limit(limit * 4)
         )
         if self._locking:
             stmt = stmt.with_for_update(skip_locked=True)
-        claimed = []
+        claimed: list[str] = []
+        child_quota = limit if children is None else children
         async with self._tx() as s:
-            for chat_id in (await s.execute(stmt)).scalars().all():
+            for chat_id, parent_id in (await s.execute(stmt)).all():
+                if len(claimed) >= limit:
+                    break
+                if parent_id is not None:
+                    if child_quota <= 0:
+                        continue
+                    child_quota -= 1
                 res = await s.execute(
                     update(Chat)
                     .where(Chat.id == chat_id, Chat.status == S.PENDING.value)

@@ -21,7 +21,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import IO, Any
 
 from ..workspaces.ssh_target import SSHTarget
 
@@ -57,10 +57,11 @@ class Sshd:
         *,
         session_env: Mapping[str, str] = SESSION_ENV,
         max_sessions: int = 10,
+        port: int = 0,
     ) -> None:
         self.dir = Path(directory)
         self.host = "127.0.0.1"
-        self.port = 0
+        self.port = port  # 0: a free one, picked by start
         self.user = pwd.getpwuid(os.geteuid()).pw_name
         self.host_key = self.dir / "host_ed25519"
         self.client_key = self.dir / "client_ed25519"
@@ -69,6 +70,7 @@ class Sshd:
         self._session_env = dict(session_env)
         self._max_sessions = max_sessions
         self._proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
 
     @property
     def host_public_key(self) -> str:
@@ -89,7 +91,7 @@ class Sshd:
             if not key.exists():
                 _keygen(key)
         shutil.copy(self.client_key.with_suffix(".pub"), self.dir / "authorized_keys")
-        self.port = _free_port()
+        self.port = self.port or _free_port()
         self.known_hosts.write_text(self.known_hosts_line())
         set_env = " ".join(f'"{k}={v}"' for k, v in self._session_env.items())
         config = self.dir / "sshd_config"
@@ -110,11 +112,13 @@ class Sshd:
             "MaxStartups 100\n"
             "Subsystem sftp internal-sftp\n" + (f"SetEnv {set_env}\n" if set_env else "")
         )
-        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed in stop
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - the child's, closed in stop
         self._proc = subprocess.Popen(
-            [sshd, "-D", "-e", "-f", str(config)], stdout=log, stderr=log, stdin=subprocess.DEVNULL
+            [sshd, "-D", "-e", "-f", str(config)],
+            stdout=self._log,
+            stderr=self._log,
+            stdin=subprocess.DEVNULL,
         )
-        self._log = log
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -136,7 +140,9 @@ class Sshd:
             self._proc.kill()
             self._proc.wait()
         self._proc = None
-        self._log.close()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     def __enter__(self) -> Sshd:
         return self.start()

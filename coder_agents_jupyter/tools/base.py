@@ -45,6 +45,17 @@ async def _no_progress(_: str) -> None:
 SaveAttachment = Callable[[str, str, bytes], Awaitable[str]]
 """(name, media_type, data) -> attachment id; stores a file the user can download."""
 
+RecordChange = Callable[[str, bytes | int | None, bytes | None], Awaitable[None]]
+"""(absolute path, before, after) of a file a tool just wrote, for change review.
+
+``before`` is the old content, None if the file did not exist, or its size (an int) when it
+existed but was too large to read; ``after`` is what was written (None: the file was removed).
+"""
+
+
+async def _no_record(_path: str, _before: bytes | int | None, _after: bytes | None) -> None:
+    return None
+
 
 @dataclass
 class ToolContext:
@@ -58,6 +69,9 @@ class ToolContext:
     extra: dict[str, Any] = field(default_factory=dict)
     progress: Callable[[str], Awaitable[None]] = field(default=_no_progress)
     """Report progress of a long call (a build log line) to the people watching."""
+    record_change: RecordChange = field(default=_no_record)
+    """Record a file write (path, before, after) in the chat's change log; called by the file
+    tools right after a successful write."""
 
     async def workspace(self) -> Workspace:
         """The chat's workspace, connected (a remote one connects on the first call needing it)."""

@@ -12,6 +12,7 @@ import codecs
 import contextlib
 import difflib
 import json
+import logging
 import mimetypes
 import posixpath
 from typing import Any
@@ -33,6 +34,8 @@ MAX_DIR_ENTRIES = 200
 MAX_DIFF_SOURCE = 1024 * 1024  # larger files get no diff (difflib is slow on them)
 DIFF_LIMIT = 32 * 1024
 MAX_ATTACH_BYTES = 10 * 1024 * 1024
+
+log = logging.getLogger(__name__)
 
 
 # ----- shared helpers -----
@@ -61,6 +64,19 @@ def _label(ws: Workspace, path: str) -> str:
     """``path`` relative to the workspace root when inside it (for diff headers)."""
     root = ws.root.rstrip("/")
     return path[len(root) + 1 :] if path.startswith(root + "/") else path
+
+
+async def _record(
+    ctx: ToolContext, path: str, before: bytes | int | None, after: bytes | None
+) -> str:
+    """Log a write for change review. The write itself succeeded, so a failure to log it is
+    reported as a note rather than as the tool's failure; the note is returned ("" if fine)."""
+    try:
+        await ctx.record_change(path, before, after)
+    except Exception:
+        log.exception("recording the change of %s in chat %s failed", path, ctx.chat_id)
+        return f"\n(Note: the change of {path} could not be recorded for review.)"
+    return ""
 
 
 def _encode(text: str, what: str) -> bytes:
@@ -308,13 +324,17 @@ class WriteFile(Tool):
         if st is not None and st.is_dir:
             raise ToolError(f"{path} is a directory; give the path of a file to write.")
         old: str | None = None
+        before: bytes | int | None = None if st is None else st.size
         if st is not None and st.size <= MAX_DIFF_SOURCE:
-            # Only for the diff: its size as of the stat is enough (see ReadFile on why exact).
-            with contextlib.suppress(WorkspaceError, UnicodeDecodeError):
-                want = st.size or MAX_DIFF_SOURCE + 1
-                old = (await ws.read_bytes(path, want)).decode("utf-8")
+            # For the diff and the change log: its size as of the stat is enough (see ReadFile
+            # on why exact). A larger file is logged by its size only.
+            with contextlib.suppress(WorkspaceError):
+                before = await ws.read_bytes(path, st.size or MAX_DIFF_SOURCE + 1)
+            with contextlib.suppress(UnicodeDecodeError):
+                old = before.decode("utf-8") if isinstance(before, bytes) else None
         data = _encode(args.content, "content")
         await ws.write_files_atomic({path: data})
+        unrecorded = await _record(ctx, path, before, data)
         if st is None:
             text = f"Created {path} ({len(data)} bytes)."
             diff = ""
@@ -331,7 +351,7 @@ class WriteFile(Tool):
                 )
                 if not diff:
                     text += " The content did not change."
-        return ToolResult(content=text, display={"path": path, "diff": diff})
+        return ToolResult(content=text + unrecorded, display={"path": path, "diff": diff})
 
 
 # ----- edit_files -----
@@ -431,9 +451,13 @@ class EditFiles(Tool):
         try:
             await ws.write_files_atomic(files)
         except PartialWriteError:
+            await _record_partial(ctx, ws, changed, files)
             raise
         except WorkspaceError as exc:
             raise ToolError(f"{exc} No edits were applied.") from None
+        unrecorded = ""
+        for path, (old, _, _) in changed.items():
+            unrecorded = await _record(ctx, path, old.encode("utf-8"), files[path]) or unrecorded
         parts, shown = [], []
         for path, (old, new, count) in changed.items():
             diff = await asyncio.to_thread(
@@ -441,7 +465,21 @@ class EditFiles(Tool):
             )
             parts.append(f"{path}: {count} edit{'s' if count > 1 else ''} applied.\n{diff}")
             shown.append({"path": path, "diff": diff})
-        return ToolResult(content="\n".join(parts).rstrip("\n"), display={"files": shown})
+        content = "\n".join(parts).rstrip("\n") + unrecorded
+        return ToolResult(content=content, display={"files": shown})
+
+
+async def _record_partial(
+    ctx: ToolContext,
+    ws: Workspace,
+    changed: dict[str, tuple[str, str, int]],
+    files: dict[str, bytes],
+) -> None:
+    """After a write that stopped half-way, log the files that do hold their new content."""
+    for path, (old, _, _) in changed.items():
+        with contextlib.suppress(WorkspaceError):
+            if await ws.read_bytes(path, len(files[path]) + 1) == files[path]:
+                await _record(ctx, path, old.encode("utf-8"), files[path])
 
 
 def _apply_file_edits(

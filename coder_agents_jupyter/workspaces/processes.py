@@ -323,6 +323,9 @@ class ProcessTable:
     def records(self) -> list[ProcessRecord]:
         return list(self._records.values())
 
+    def __contains__(self, process_id: str) -> bool:
+        return process_id in self._records
+
     async def wait(self, process_id: str, timeout: float) -> ProcessInfo:
         record = self.get(process_id)
         await record.wait(timeout)

@@ -211,16 +211,17 @@ class SSHWorkspace(Workspace):
         return self._root
 
     def resolve(self, path: str) -> str:
-        home = self._facts.home if self._facts else None
-        if path.startswith(f"~{self.target.user}") and path[len(self.target.user) + 1 :][:1] in (
-            "",
-            "/",
-        ):
-            path = "~" + path[len(self.target.user) + 1 :]
+        user = self.target.user
+        if path.startswith(f"~{user}") and path[len(user) + 1 :][:1] in ("", "/"):
+            path = "~" + path[len(user) + 1 :]  # ~user is ~ for the user we log in as
         if path.startswith("/"):
             return posixpath.normpath(path)
+        home = self._facts.home if self._facts else None
         if home is None and (path == "~" or path.startswith("~/")):
-            self.root  # noqa: B018 - raises the "not connected yet" error
+            raise WorkspaceError(
+                f"The SSH workspace on {self.target.address} is not connected yet; "
+                "its home directory is not known."
+            )
         return join_path(self.root, home or "/", path)
 
     # ----- files -----
@@ -572,31 +573,36 @@ class SSHWorkspace(Workspace):
             chan, _ = await conn.create_session(lambda: proc, script, encoding=None)
             chan.write_eof()
 
+        timeout = self.target.connect_timeout
         try:
             try:
-                await link.with_session(open_channel)
-                async with asyncio.timeout(self.target.connect_timeout):
-                    await asyncio.shield(proc.started)
-            except TimeoutError:
-                raise WorkspaceError(
-                    f"The command did not start within {self.target.connect_timeout:g} s: the "
-                    f"login shell on {self.target.address} does not respond."
-                ) from None
+                async with asyncio.timeout(timeout):  # no answer at all: the link is dead
+                    await link.with_session(open_channel)
             except WorkspaceError:
                 raise
             except Exception as exc:
-                if not transport_failure(exc):
+                if not (transport_failure(exc) or isinstance(exc, TimeoutError)):
                     raise
                 link.mark_dead()
                 raise WorkspaceError(
                     f"Could not start the command: the SSH connection to {self.target.address} "
                     "dropped; the next call reconnects. Check the workspace is running."
                 ) from None
+            try:
+                async with asyncio.timeout(timeout):
+                    await asyncio.shield(proc.started)
+            except TimeoutError:
+                raise WorkspaceError(
+                    f"The command did not start within {timeout:g} s: the login shell on "
+                    f"{self.target.address} does not respond."
+                ) from None
         except BaseException:
             self._table.discard(record)
             if proc.channel is not None:
                 proc.channel.close()
             raise
+        # Forget the channels of records the table has evicted.
+        self._procs = {pid: p for pid, p in self._procs.items() if pid in self._table}
         self._procs[record.id] = proc
         return record.id
 
@@ -670,6 +676,10 @@ class SSHWorkspace(Workspace):
                 await self._kill(records, signal_number("kill"), link)
             # Let the exits be reported before the connection goes.
             await asyncio.gather(*(r.wait(2.0) for r in records if r.running))
+        if self._closing:  # closes of files that were only read, still on their way
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(2):
+                    await asyncio.gather(*self._closing, return_exceptions=True)
         if link is not None:
             link.closing = True
             await link.close()

@@ -158,9 +158,12 @@ def _connect_failure(
     if isinstance(exc, asyncssh.HostKeyNotVerifiable):
         where = hop.known_hosts or "~/.ssh/known_hosts"
         if _has_entries(known, hop.host, "", hop.port):
+            recorded = f"the one recorded in {where}"
+            if hop.known_hosts is None and hop.insecure_accept_new_host_key:
+                recorded = "the one it presented when first accepted"
             reason = (
-                f"its host key does not match the one recorded in {where} (the host was "
-                "rebuilt, or someone is intercepting the connection)"
+                f"its host key does not match {recorded} (the host was rebuilt, or someone "
+                "is intercepting the connection)"
             )
             hint = "an admin must verify the new key and update known_hosts."
         else:
@@ -209,6 +212,8 @@ def _client_options(hop: SSHTarget) -> dict[str, Any]:
         "username": hop.user,
         "encryption_algs": ENCRYPTION_ALGS,
         "config": None,  # no ~/.ssh/config of the Jupyter server's user: only these settings
+        "env": None,  # nothing of the control plane's environment travels (commands export
+        "send_env": None,  # their variables themselves; see ssh_process)
         "connect_timeout": hop.connect_timeout,
         "keepalive_interval": hop.keepalive_interval,
         "keepalive_count_max": KEEPALIVE_COUNT_MAX,
@@ -233,11 +238,9 @@ class Link:
         self.sftp: asyncssh.SFTPClient | None = None
         self.agent: KeyAgent | None = None
         self.alive = False
+        self.lost = False
         self.closing = False
-        self._lost_callbacks: list[Callable[[], None]] = []
-
-    def on_lost(self, callback: Callable[[], None]) -> None:
-        self._lost_callbacks.append(callback)
+        self._closer: asyncio.Task[None] | None = None
 
     # ----- opening -----
 
@@ -310,13 +313,12 @@ class Link:
         if not self.alive:
             return
         self.alive = False
+        self.lost = True
         if not self.closing:
             log.info("SSH connection to %s lost: %s", self.target.address, exc)
-        for callback in self._lost_callbacks:
-            callback()
         # Sessions on the other connections are abandoned with this one: the workspace
         # reconnects from scratch (their processes are reported lost as their channels close).
-        asyncio.get_running_loop().create_task(self.close())  # noqa: RUF006 - close() is guarded
+        self._closer = asyncio.get_running_loop().create_task(self.close())
 
     def _extra_lost(self, exc: Exception | None) -> None:
         self.conns = [c for c in self.conns if not c.is_closed()]
@@ -332,9 +334,12 @@ class Link:
             self.sftp.exit()
             self.sftp = None
         for conn in [*reversed(self.conns), *reversed(self._tunnels)]:
-            conn.close()
+            if self.lost:
+                conn.abort()  # a polite close would wait on a peer that may never answer
+            else:
+                conn.close()
             with contextlib.suppress(Exception):
-                async with asyncio.timeout(5):
+                async with asyncio.timeout(2):
                     await conn.wait_closed()
         self.conns, self._tunnels = [], []
         if self.agent is not None:
@@ -374,7 +379,9 @@ class Link:
         """Run a short helper command (no tracking), with merged output as text."""
 
         async def start(conn: asyncssh.SSHClientConnection) -> asyncssh.SSHCompletedProcess:
-            return await conn.run(command, stdin=asyncssh.DEVNULL, stderr=asyncssh.STDOUT)
+            return await conn.run(
+                command, stdin=asyncssh.DEVNULL, stderr=asyncssh.STDOUT, errors="replace"
+            )
 
         async with asyncio.timeout(timeout):
             return await self.with_session(start)
