@@ -72,6 +72,7 @@ from ..tools.skill_tools import (
 )
 from ..workspaces.base import Workspace
 from . import policy, prompts
+from .changes import change_recorder
 from .platform import ChatPlatform
 from .runtime import Runtime
 from .subagents import ChatAgents
@@ -425,6 +426,7 @@ class ChatRun:
             get_workspace=self._get_workspace,
             save_attachment=self._save_attachment,
             result_budget=result_budget(model.context_window),
+            record_change=change_recorder(self.rt, self.chat_id, self._get_workspace),
             extra={
                 "platform": self._platform(),
                 "agents": self._agents(),

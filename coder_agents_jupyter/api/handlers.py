@@ -517,6 +517,8 @@ ANY_ID = r"([^/]+)"
 
 
 def routes() -> list[tuple[str, type[web.RequestHandler]]]:
+    from .changes import routes as change_routes  # it imports this module
+
     return [
         (rf"{PREFIX}/models", ModelsHandler),
         (rf"{PREFIX}/providers", ProvidersHandler),
@@ -532,6 +534,7 @@ def routes() -> list[tuple[str, type[web.RequestHandler]]]:
         (rf"{PREFIX}/chats/{ANY_ID}/plan", PlanHandler),
         (rf"{PREFIX}/chats/{ANY_ID}/answers", AnswersHandler),
         (rf"{PREFIX}/chats/{ANY_ID}/approvals", ApprovalsHandler),
+        *change_routes(),
         (rf"{PREFIX}/chats/{ANY_ID}/events", EventsSocket),
         (rf"{PREFIX}/attachments", AttachmentsHandler),
         (rf"{PREFIX}/attachments/{ANY_ID}", AttachmentHandler),

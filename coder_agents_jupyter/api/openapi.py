@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from . import schemas
+from .change_schemas import OPERATIONS as CHANGE_OPERATIONS
 
 REF = "#/components/schemas/{model}"
 
@@ -165,6 +166,7 @@ OPERATIONS: list[
     ),
     ("get", "/templates", "Templates the caller may use", None, schemas.TemplateOut, 200, True),
     ("get", "/templates/{name}", "A template", None, schemas.TemplateOut, 200, False),
+    *CHANGE_OPERATIONS,
 ]
 
 

@@ -13,6 +13,7 @@ only through the callbacks ``revert`` is given: this module sits below the works
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import hashlib
 from collections.abc import Awaitable, Callable, Sequence
@@ -188,6 +189,7 @@ class ChangeLog:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._postgres = engine.dialect.name == "postgresql"
 
     async def record(
         self,
@@ -213,7 +215,10 @@ class ChangeLog:
         before: Side,
         after: Side,
     ) -> None:
-        # One statement, so the next seq of the tree is taken atomically (on SQLite).
+        # One statement, so the next seq of the tree is taken atomically on SQLite; PostgreSQL
+        # also needs the tree's writers in line (a lock held until the transaction ends).
+        if self._postgres:
+            await s.execute(select(func.pg_advisory_xact_lock(func.hashtext(root_id))))
         values: dict[str, Any] = {
             "chat_id": chat_id,
             "root_id": root_id,
@@ -262,12 +267,15 @@ class ChangeLog:
     async def diff(self, chat_ids: Sequence[str]) -> list[FileDiff]:
         """The net change of every file these chats wrote, by workspace and path; files that
         ended as they started are left out."""
-        out = []
-        for (_, path), rows in (await self._groups(chat_ids)).items():
-            net = _net(path, rows[0], rows[-1])
-            if net is not None:
-                out.append(net)
-        return sorted(out, key=lambda d: (d.workspace_id or "", d.path))
+        groups = await self._groups(chat_ids)
+
+        def compute() -> list[FileDiff]:  # difflib on large texts takes a while
+            nets = (_net(path, rows[0], rows[-1]) for (_, path), rows in groups.items())
+            return sorted(
+                (d for d in nets if d is not None), key=lambda d: (d.workspace_id or "", d.path)
+            )
+
+        return await asyncio.to_thread(compute)
 
     async def revert(
         self,

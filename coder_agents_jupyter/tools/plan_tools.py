@@ -14,7 +14,9 @@ from .base import Tool, ToolContext, ToolResult
 
 PLAN_DIR = ".coder-agents/plans"
 MAX_PLAN_BYTES = 32 * 1024
-READ_ONLY_IN_PLAN = frozenset({"process_list", "process_signal", "attach_file"})
+READ_ONLY_IN_PLAN = frozenset(
+    {"process_list", "process_signal", "attach_file", "edit_notebook", "run_notebook"}
+)
 """Tools hidden in plan mode (besides the writes, which are confined to the plan file)."""
 WRITE_TOOLS = frozenset({"write_file", "edit_files"})
 ENDS_TURN = frozenset({"propose_plan", "ask_user_question"})

@@ -1,4 +1,4 @@
-"""The change log on a real SQLite database (migrated like the server's), and the file tools
+"""The change log on real SQLite and PostgreSQL (migrated like the server's), and the file tools
 recording what they write.
 
 Revert reaches files through two callbacks; here they are a dict standing for the workspace,
@@ -29,9 +29,13 @@ WS = "ws-1"
 TOOLS = {t.name: t for t in WORKSPACE_TOOLS}
 
 
-@pytest_asyncio.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = await connect(f"sqlite:///{tmp_path / 'chats.db'}")
+@pytest_asyncio.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    if request.param == "postgres":
+        url = str(request.getfixturevalue("postgres_url"))
+    else:
+        url = f"sqlite:///{tmp_path / 'chats.db'}"
+    engine = await connect(url)
     yield engine
     await engine.dispose()
 

@@ -27,6 +27,15 @@ def by_path(diff: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 async def test_diff_and_revert_over_a_chat(api, fake_llm, jp_root_dir: Path) -> None:
+    await diff_and_revert(api, fake_llm, jp_root_dir)
+
+
+@pytest.mark.postgres
+async def test_diff_and_revert_on_postgres(api, fake_llm, jp_root_dir: Path) -> None:
+    await diff_and_revert(api, fake_llm, jp_root_dir)
+
+
+async def diff_and_revert(api, fake_llm, jp_root_dir: Path) -> None:  # type: ignore[no-untyped-def]
     # Given a project, and a chat that creates new.py, edits app.py, overwrites draft.md,
     # deletes draft.md with a command and writes it again
     (jp_root_dir / "app.py").write_text(APP)
