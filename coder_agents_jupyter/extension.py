@@ -15,6 +15,7 @@ from traitlets import Bool, Dict, Float, List, Unicode, default
 from traitlets.config import Config
 
 from . import local_servers
+from .agent.changes import ChangeService
 from .agent.prompts import DEFAULT_SYSTEM_PROMPT
 from .agent.runtime import Runtime
 from .agent.service import ChatService
@@ -25,6 +26,7 @@ from .errors import ConfigError
 from .events import EventBus
 from .llm.registry import make_provider
 from .settings import SETUP_HINT, Settings, build_settings
+from .workspaces.dialout import DialOutServer, DialOutSettings, dial_out_settings
 
 POLICY = (
     "providers",
@@ -120,6 +122,20 @@ class CoderAgents(ExtensionApp):
         config=True,
         help="How often to look for changes to the config files. Changes to providers, models, "
         "system_prompt, admin_users and limits apply at the next model step of every chat.",
+    )
+    dial_out = Dict(
+        config=True,
+        help="The SSH endpoint dial-out workspaces connect to (they need no inbound port): "
+        "{'listen': '0.0.0.0:2222', 'public_host': 'cp.example.com', 'public_port'?: 2222, "
+        "'host_key': '/etc/coder-agents/dialout_host_key' (created if missing), "
+        "'authorized_keys': '/etc/coder-agents/workspace_keys' (the workspace keys allowed to "
+        "join)}. Empty: off. Templates of provisioner type 'dial-out' need it.",
+    )
+    user_ssh_keys = Dict(
+        config=True,
+        help="Per user, private keys (files on this server) lent to their SSH workspaces "
+        "through SSH agent forwarding while connected, never copied there: "
+        "{'alice': '/etc/coder-agents/keys/alice'} (or a list of files). E.g. for git push.",
     )
     demo = Bool(
         False,
@@ -244,8 +260,11 @@ class CoderAgents(ExtensionApp):
         self.service: ChatService | None = None
         self._start_lock = asyncio.Lock()
         self.root_dir = str(Path(self.serverapp.root_dir).expanduser().resolve())
+        self.dial_out_server: DialOutServer | None = None
         try:
             self.settings_obj = self.build_settings()
+            self.dial_out_settings: DialOutSettings | None = dial_out_settings(self.dial_out)
+            self.ssh_keys = self._user_ssh_keys()
         except ConfigError as exc:
             self.log.critical("coder-agents: invalid configuration: %s", exc)
             raise SystemExit(1) from None
@@ -258,6 +277,41 @@ class CoderAgents(ExtensionApp):
             self.log.warning("coder-agents: %s", SETUP_HINT)
         elif self.demo:
             self.log.warning("coder-agents: DEMO MODE - the 'demo' model is scripted, not AI.")
+
+    def _user_ssh_keys(self) -> dict[str, tuple[str, ...]]:
+        keys: dict[str, tuple[str, ...]] = {}
+        for user, value in self.user_ssh_keys.items():
+            files = [value] if isinstance(value, str) else value
+            if not isinstance(files, list | tuple) or not all(isinstance(f, str) for f in files):
+                raise ConfigError("user_ssh_keys", f"{user}: give a key file or a list of them")
+            for f in files:
+                if not os.path.isfile(os.path.expanduser(f)):
+                    self.log.warning("coder-agents: user_ssh_keys of %s: no file %s", user, f)
+            keys[str(user)] = tuple(files)
+        return keys
+
+    async def _start_dial_out(self) -> None:
+        if self.dial_out_settings is None:
+            return
+        server = DialOutServer.from_settings(self.dial_out_settings, self._workspace_left)
+        try:
+            await server.start()
+        except (OSError, ValueError) as exc:  # port taken, unreadable host key
+            self.log.error("coder-agents: the dial-out endpoint did not start: %s", exc)
+            return
+        self.dial_out_server = server
+        self.runtime.dial_out = server
+
+    async def _workspace_left(self, workspace_id: str) -> None:
+        """A dial-out workspace's tunnel dropped: it is stopped until it joins again."""
+        try:
+            store = self.runtime.store
+            record = await store.get_workspace(None, workspace_id, include_deleted=True)
+            if record.status == "ready":
+                await store.update_workspace(workspace_id, status="stopped")
+            await self.runtime.forget_workspace(workspace_id)
+        except Exception:
+            self.log.exception("coder-agents: recording a dial-out disconnection failed")
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(routes())
@@ -287,11 +341,14 @@ class CoderAgents(ExtensionApp):
             provider_factory=make_provider,
             root_dir=self.root_dir,
             data_dir=str(self.data_dir()),
+            user_ssh_keys=self.ssh_keys,
         )
+        await self._start_dial_out()
         self.worker = Worker(self.runtime)
         await self.worker.start()
         self._watcher = asyncio.create_task(self._watch_config(), name="coder-agents-config")
         self.service = ChatService(self.runtime, self.worker)
+        self.changes = ChangeService(self.runtime)
         self.log.info(
             "coder-agents: %d models enabled, database %s",
             len(self.settings_obj.available_models()),
@@ -299,6 +356,10 @@ class CoderAgents(ExtensionApp):
         )
 
     async def stop_extension(self) -> None:
+        server = getattr(self, "dial_out_server", None)
+        if server is not None:
+            self.dial_out_server = None
+            await server.stop()
         if self.service is not None:
             self._watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -4,7 +4,9 @@ parameters are checked, and how the agent finds the right one.
 A template names a provisioner: ``local`` (a new folder, optional init commands), ``ssh`` (an
 existing host, or a pool of hosts), ``command`` (an admin script that creates, starts, stops
 and deletes a machine and prints its SSH connection as JSON) or ``dial-out`` (a workspace that
-connects to the control plane itself). Provisioning lives in ``workspaces/provision.py``.
+connects to the control plane itself with a one-time join token; it needs no inbound port).
+Provisioning lives in ``workspaces/provision.py``, the dial-out endpoint in
+``workspaces/dialout.py``.
 """
 
 from __future__ import annotations
@@ -86,6 +88,21 @@ class Provisioner(_Frozen):
             raise ValueError("an ssh provisioner needs host (or hosts, a pool)")
         if self.type == "command" and not extra.get("command"):
             raise ValueError("a command provisioner needs command (the admin script, argv)")
+        if self.type == "dial-out":
+            fixed = sorted({"host", "hosts", "port", "jump_hosts", "proxy_command"} & set(extra))
+            if fixed:
+                raise ValueError(
+                    f"a dial-out provisioner cannot set {', '.join(fixed)}: the workspace "
+                    "is reached through the tunnel it opens to the control plane"
+                )
+            if extra.get("known_hosts") and extra.get("insecure_accept_new_host_key"):
+                raise ValueError(
+                    "a dial-out provisioner takes known_hosts (entries for [127.0.0.1]:*, the "
+                    "tunnel's port changes) or insecure_accept_new_host_key, not both"
+                )
+            timeout = extra.get("join_timeout", 600)
+            if not isinstance(timeout, int | float) or timeout <= 0:
+                raise ValueError("join_timeout must be a positive number of seconds")
         return self
 
     @property

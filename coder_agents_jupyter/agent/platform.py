@@ -16,7 +16,7 @@ from ..db.store import Caller, new_id
 from ..errors import ToolError, WorkspaceError
 from ..templates import Template, rank
 from ..tools.platform_tools import Progress
-from ..workspaces.provision import ProvisionError, open_workspace, provision, run_script
+from ..workspaces.provision import ProvisionError, join, open_workspace, provision, run_script
 from .runtime import Runtime
 
 LOG_TAIL = 3000
@@ -58,6 +58,8 @@ async def build_workspace(
 
     async def log(line: str) -> None:
         lines.append(line)
+        # Kept as it grows: whoever watches the record sees it (a dial-out join command).
+        await rt.store.update_workspace(record.id, build_log="\n".join(lines))
         await progress(line)
 
     try:
@@ -68,6 +70,7 @@ async def build_workspace(
             workspace_id=record.id,
             data_dir=rt.data_dir,
             log=log,
+            dial_out=rt.dial_out,
         )
     except WorkspaceError as exc:
         build_log = "\n".join(lines)
@@ -161,8 +164,17 @@ class ChatPlatform:
                 current.parameters or {},
                 progress,
             )
+        if template is not None and template.provisioner.type == "dial-out":
+            values = {
+                **(current.parameters or {}),
+                "username": self.owner.name,
+                "workspace_id": current.id,
+            }
+            await join(template, current.id, self.rt.dial_out, progress, values)  # new token
         if current.kind == "ssh":  # reachable now? (a clear error beats a later surprise)
-            ws = open_workspace(current.kind, current.path, current.config)
+            ws = open_workspace(
+                current.kind, current.path, current.config, dial_out=self.rt.dial_out
+            )
             try:
                 await ws.connect()
             finally:

@@ -11,7 +11,7 @@ import asyncio
 import base64
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..db.models import Chat
 from ..db.store import Store
@@ -24,6 +24,9 @@ from ..tools.base import Tool
 from ..tools.workspace_tools import workspace_tools
 from ..workspaces.base import Workspace
 from ..workspaces.provision import open_workspace
+
+if TYPE_CHECKING:
+    from ..workspaces.dialout import DialOutServer
 
 ProviderFactory = Callable[[Settings, str], Provider]
 
@@ -63,6 +66,10 @@ class Runtime:
     tools: list[Tool] = field(default_factory=workspace_tools)
     stop_local: Callable[[str], bool] = field(default=lambda chat_id: False)
     """Stop a chat's run at once if this process runs it (the worker sets this)."""
+    dial_out: DialOutServer | None = None
+    """The endpoint dial-out workspaces connect to, when an admin enabled it."""
+    user_ssh_keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per user: private keys lent to their SSH workspaces through agent forwarding."""
     _providers: dict[str, Provider] = field(default_factory=dict)
     _workspaces: dict[str, Workspace] = field(default_factory=dict)
     _ws_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -128,6 +135,9 @@ class Runtime:
                     record.config,
                     env_remove=self.settings.secret_env_names(),
                     env_extra=git_identity(chat.owner, chat.owner_info or {}),
+                    agent_keys=self.user_ssh_keys.get(chat.owner, ()),
+                    dial_out=self.dial_out,
+                    name=record.name,
                 )
                 self._workspaces[record.id] = ws
             return ws

@@ -25,7 +25,7 @@ from ..errors import (
 )
 from ..settings import SETUP_HINT, ModelSettings
 from ..templates import Template
-from ..workspaces.provision import run_script
+from ..workspaces.provision import join, run_script
 from .loop import message_json
 from .platform import build_workspace, new_workspace, visible_templates
 from .runtime import Runtime
@@ -321,10 +321,36 @@ class ChatService:
             except WorkspaceError as exc:
                 raise Conflict(str(exc)) from None
         await self.rt.forget_workspace(record.id)
+        if tpl is not None and tpl.provisioner.type == "dial-out":
+            # The workspace must run the join command again: show it in the build log and
+            # become ready once it has connected (the caller polls the workspace).
+            record = await self.store.update_workspace(record.id, status="provisioning")
+            task = asyncio.create_task(self._rejoin(record, tpl))
+            self._builds.add(task)
+            task.add_done_callback(self._builds.discard)
+            return record
         return await self.store.update_workspace(record.id, status="ready")
+
+    async def _rejoin(self, record: Workspace, template: Template) -> None:
+        lines: list[str] = []
+
+        async def log(line: str) -> None:
+            lines.append(line)
+            await self.store.update_workspace(record.id, build_log="\n".join(lines))
+
+        try:
+            await join(template, record.id, self.rt.dial_out, log, record.parameters or {})
+        except WorkspaceError as exc:
+            await self.store.update_workspace(
+                record.id, status="stopped", build_log="\n".join([*lines, str(exc)])
+            )
+            return
+        await self.store.update_workspace(record.id, status="ready")
 
     async def delete_workspace(self, caller: Caller, workspace_id: str) -> None:
         record = await self.store.get_workspace(caller, workspace_id)
+        if self.rt.dial_out is not None:
+            self.rt.dial_out.disconnect(record.id)
         tpl = next((t for t in self.rt.settings.templates if t.name == record.template), None)
         if tpl is not None and tpl.provisioner.type == "command":
             with contextlib.suppress(WorkspaceError):  # deleted in our books either way

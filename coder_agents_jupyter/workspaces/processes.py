@@ -51,6 +51,9 @@ NON_INTERACTIVE_ENV: Mapping[str, str] = {
     "NO_COLOR": "1",
     "TERM": "dumb",
     "CODER_AGENTS": "1",
+    # An agent edits a module and re-runs it within the same second; cached bytecode with the
+    # old (same-size, same-mtime) source would run instead.
+    "PYTHONDONTWRITEBYTECODE": "1",
 }
 
 # A safety net under the explicit list of provider key names: credentials of the control plane
