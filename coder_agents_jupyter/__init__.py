@@ -18,3 +18,25 @@ def _jupyter_server_extension_points() -> list[dict[str, Any]]:
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:
     return [{"src": "labextension", "dest": "coder-agents-jupyter"}]
+
+
+def __getattr__(name: str) -> Any:
+    # The client is loaded on first use: the server extension never needs it.
+    if name in ("Agents", "AgentsError", "Chat"):
+        from . import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext coder_agents_jupyter``: the ``%%agent`` cell magic."""
+    from .client.magic import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from .client.magic import unload_ipython_extension as unload
+
+    unload(ipython)

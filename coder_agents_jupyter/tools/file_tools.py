@@ -2,7 +2,8 @@
 
 Written once against ``workspaces.base.Workspace`` so they behave the same on a local folder or
 an SSH host. Every refusal is a ``ToolError`` whose message says what to do next; results stay
-within the chat's budget.
+within the chat's budget. Every file written is reported, with its content before and after, to
+``ToolContext.record_change`` (the chat's change log, for review and revert).
 """
 
 from __future__ import annotations
@@ -195,8 +196,9 @@ class ReadFile(Tool):
         "Read a text file of the workspace. Returns numbered lines ('<number><TAB><line>'), "
         "at most `limit` lines starting at line `offset` (1-based), and says how many lines "
         "the file has so you can page through it with `offset`. Lines longer than 2000 "
-        "characters are cut. Reading a directory lists its entries. Use this rather than "
-        "`cat` in execute."
+        "characters are cut. Reading a directory lists its entries. A Jupyter notebook "
+        "(.ipynb) reads as its cells (ids, types, sources, outputs summarised; offset and "
+        "limit then count cells). Use this rather than `cat` in execute."
     )
     Args = ReadFileArgs
 
@@ -210,6 +212,13 @@ class ReadFile(Tool):
             return ToolResult(content=await _directory_listing(ws, path))
         if not st.is_file:
             raise ToolError(f"{path} is not a regular file (a device, socket or pipe).")
+        if path.endswith(".ipynb"):  # a notebook reads as its cells, not as raw JSON
+            from .notebook_tools import read_notebook  # it imports this module
+
+            explicit = bool({"offset", "limit"} & args.model_fields_set)
+            listing = await read_notebook(ctx, ws, path, st.size, args.offset, args.limit, explicit)
+            if listing is not None:
+                return ToolResult(content=listing)
         size = st.size
         # A small file is read once, sniff included, asking for exactly its size: on a remote
         # workspace each read is round trips, and one that ends early needs another to make

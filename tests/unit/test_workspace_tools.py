@@ -82,11 +82,13 @@ def test_tool_list_and_specs() -> None:
         "read_file",
         "write_file",
         "edit_files",
+        "edit_notebook",
         "execute",
         "process_output",
         "process_list",
         "process_signal",
         "attach_file",
+        "run_notebook",
     ]
     for tool in WORKSPACE_TOOLS:
         spec = tool.spec()
@@ -103,6 +105,15 @@ def test_tool_list_and_specs() -> None:
     assert props["process_list"] == set()
     assert props["process_signal"] == {"process_id", "signal"}
     assert props["attach_file"] == {"path", "name"}
+    assert props["edit_notebook"] == {"path", "edits"}
+    assert props["run_notebook"] == {
+        "path",
+        "timeout_seconds",
+        "stop_on_error",
+        "save_outputs",
+        "kernel_name",
+        "python",
+    }
 
 
 # ----- read_file -----
