@@ -41,9 +41,12 @@ def change_recorder(
     """``record_change`` for the tools of one chat: logs each write under the chat, its tree's
     root and its workspace, the path relative to that workspace's root."""
     changes = log or ChangeLog(rt.store.engine)
+    loaded: list[Chat] = []  # the chat, read once: its root and workspace hold for a turn
 
     async def record(path: str, before: bytes | int | None, after: bytes | None) -> None:
-        chat = await rt.store.load(chat_id)
+        if not loaded:
+            loaded.append(await rt.store.load(chat_id))
+        chat = loaded[0]
         ws = await (get_workspace() if get_workspace else rt.workspace_for(chat_id))
         await changes.record(
             chat_id,

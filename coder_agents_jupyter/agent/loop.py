@@ -61,7 +61,7 @@ from ..llm.types import (
 )
 from ..settings import ModelSettings
 from ..tools.agent_tools import agent_tools
-from ..tools.base import Tool, ToolContext, ToolResult, invoke_tool, result_budget
+from ..tools.base import RecordChange, Tool, ToolContext, ToolResult, invoke_tool, result_budget
 from ..tools.plan_tools import WRITE_TOOLS, check_plan_write, plan_path, plan_tools, written_paths
 from ..tools.platform_tools import platform_tools
 from ..tools.skill_tools import (
@@ -153,6 +153,8 @@ class ChatRun:
         self._converted: dict[int, Message] = {}  # by seq: rows never change, convert once
         self._seq = 0
         self._writing: asyncio.Task[None] | None = None
+        self._records: set[asyncio.Task[None]] = set()
+        self._recorder: RecordChange | None = None
 
     def publish(self, event: Any) -> None:
         self.rt.bus.publish(self.chat_id, event)
@@ -181,9 +183,27 @@ class ChatRun:
         self.publish(MessageEndEvent(message=message_json(row)))
 
     async def flush(self) -> None:
-        """Wait until every saved message is in the database (raises what a write raised)."""
+        """Wait until every saved message (and recorded file change) is in the database;
+        raises what a message write raised."""
+        if self._records:
+            await asyncio.gather(*self._records, return_exceptions=True)
         if self._writing is not None:
             await asyncio.shield(self._writing)
+
+    async def _record_change(
+        self, path: str, before: bytes | int | None, after: bytes | None
+    ) -> None:
+        """Log a file write for change review, behind the next network wait like messages."""
+        if self._recorder is None:
+            self._recorder = change_recorder(self.rt, self.chat_id, self._get_workspace)
+        task = asyncio.create_task(self._recorder(path, before, after))
+        self._records.add(task)
+        task.add_done_callback(self._record_done)
+
+    def _record_done(self, task: asyncio.Task[None]) -> None:
+        self._records.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("chat %s: a file change was not recorded: %s", self.chat_id, task.exception())
 
     # ----- the turn -----
 
@@ -426,7 +446,7 @@ class ChatRun:
             get_workspace=self._get_workspace,
             save_attachment=self._save_attachment,
             result_budget=result_budget(model.context_window),
-            record_change=change_recorder(self.rt, self.chat_id, self._get_workspace),
+            record_change=self._record_change,
             extra={
                 "platform": self._platform(),
                 "agents": self._agents(),
@@ -586,6 +606,7 @@ class ChatRun:
     async def _workspace_changed(self) -> None:
         self._workspace = None
         self._ws_context = None
+        self._recorder = None
 
     async def _workspace_context(self) -> WorkspaceContext:
         """AGENTS.md and the skills index of the chat's workspace, read once per turn."""

@@ -20,8 +20,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import func, insert, literal, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from ..errors import BadRequest, Conflict, NotFound
 from .models import FileChange, utcnow
@@ -185,6 +185,17 @@ def _net(path: str, first: FileChange, last: FileChange) -> FileDiff | None:
 Key = tuple[str | None, str]
 
 
+_CHANGE_COLUMNS = [c.key for c in FileChange.__table__.columns if c.key not in ("id", "seq")]
+# One prebuilt statement: the tree's next seq is taken atomically with the insert.
+_INSERT_CHANGE = insert(FileChange).from_select(
+    [*_CHANGE_COLUMNS, "seq"],
+    select(
+        *(bindparam(k, type_=FileChange.__table__.c[k].type) for k in _CHANGE_COLUMNS),
+        func.coalesce(func.max(FileChange.seq), 0) + 1,
+    ).where(FileChange.root_id == bindparam("root_id")),
+)
+
+
 class ChangeLog:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -202,45 +213,31 @@ class ChangeLog:
     ) -> None:
         """Log one write: ``before``/``after`` are the content, None (no file) or a size (a
         file too large to read)."""
-        async with self._sessions() as s, s.begin():
-            await self._insert(s, chat_id, root_id, workspace_id, path, side(before), side(after))
+        await self._append(chat_id, root_id, workspace_id, path, side(before), side(after))
 
-    async def _insert(
-        self,
-        s: AsyncSession,
-        chat_id: str,
-        root_id: str,
-        workspace_id: str | None,
-        path: str,
-        before: Side,
-        after: Side,
+    async def _append(
+        self, chat_id: str, root_id: str, workspace_id: str | None, path: str, b: Side, a: Side
     ) -> None:
-        # One statement, so the next seq of the tree is taken atomically on SQLite; PostgreSQL
-        # also needs the tree's writers in line (a lock held until the transaction ends).
-        if self._postgres:
-            await s.execute(select(func.pg_advisory_xact_lock(func.hashtext(root_id))))
         values: dict[str, Any] = {
             "chat_id": chat_id,
             "root_id": root_id,
             "workspace_id": workspace_id,
             "path": path,
-            "before": before.text,
-            "after": after.text,
-            "before_exists": before.exists,
-            "after_exists": after.exists,
-            "binary_or_large": not (before.kept and after.kept),
-            "before_size": before.size,
-            "after_size": after.size,
-            "before_sha256": before.sha256,
-            "after_sha256": after.sha256,
+            "before": b.text,
+            "after": a.text,
+            "before_exists": b.exists,
+            "after_exists": a.exists,
+            "binary_or_large": not (b.kept and a.kept),
+            "before_size": b.size,
+            "after_size": a.size,
+            "before_sha256": b.sha256,
+            "after_sha256": a.sha256,
             "created_at": utcnow(),
         }
-        columns = FileChange.__table__.c
-        next_seq = select(
-            *(literal(v, type_=columns[k].type).label(k) for k, v in values.items()),
-            (func.coalesce(func.max(FileChange.seq), 0) + 1).label("seq"),
-        ).where(FileChange.root_id == root_id)
-        await s.execute(insert(FileChange).from_select([*values, "seq"], next_seq))
+        async with self.engine.begin() as conn:
+            if self._postgres:  # the tree's writers in line until this transaction ends
+                await conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(root_id))))
+            await conn.execute(_INSERT_CHANGE, values)
 
     async def _groups(self, chat_ids: Sequence[str]) -> dict[Key, list[FileChange]]:
         """Changes of these chats by (workspace, path), each in the order they happened."""
@@ -335,6 +332,5 @@ class ChangeLog:
             if want.same_as(have):
                 continue  # already as it was
             await write(ws_id, path, want.content())
-            async with self._sessions() as s, s.begin():
-                await self._insert(s, by, last.root_id, ws_id, path, have, want)
+            await self._append(by, last.root_id, ws_id, path, have, want)
         return wanted
