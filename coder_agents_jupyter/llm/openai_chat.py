@@ -33,7 +33,12 @@ from .types import (
     ToolResultBlock,
     Usage,
 )
-from .wire import EMPTY_TOOL_RESULT, IMAGE_UNAVAILABLE, guess_media_type, parse_arguments
+from .wire import (
+    IMAGE_UNAVAILABLE,
+    guess_media_type,
+    parse_arguments,
+    result_text,
+)
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +160,7 @@ def to_wire_messages(messages: Iterable[Message]) -> list[dict[str, Any]]:
                     {
                         "role": "tool",
                         "tool_call_id": block.tool_call_id,
-                        "content": _result_text(block),
+                        "content": result_text(block),
                     }
                 )
         parts = _user_parts(message)
@@ -166,14 +171,6 @@ def to_wire_messages(messages: Iterable[Message]) -> list[dict[str, Any]]:
             else:
                 out.append({"role": "user", "content": parts})
     return out
-
-
-def _result_text(block: ToolResultBlock) -> str:
-    text = block.content if block.content.strip() else EMPTY_TOOL_RESULT
-    # Chat Completions has no error flag on tool messages; say it in the text.
-    if block.is_error and not text.lower().startswith("error"):
-        text = f"Error: {text}"
-    return text
 
 
 def _user_parts(message: Message) -> list[dict[str, Any]]:

@@ -49,11 +49,11 @@ from .types import (
     Usage,
 )
 from .wire import (
-    EMPTY_TOOL_RESULT,
     IMAGE_UNAVAILABLE,
     attach_citations,
     guess_media_type,
     parse_arguments,
+    result_text,
 )
 
 log = logging.getLogger(__name__)
@@ -210,7 +210,7 @@ def to_wire_input(
                     {
                         "type": "function_call_output",
                         "call_id": block.tool_call_id,
-                        "output": _result_text(block),
+                        "output": result_text(block),
                     }
                 )
         # Text and images next to tool results (e.g. a screenshot a tool produced) follow them
@@ -222,14 +222,6 @@ def to_wire_input(
             else:
                 out.append({"role": "user", "content": parts})
     return out
-
-
-def _result_text(block: ToolResultBlock) -> str:
-    text = block.content if block.content.strip() else EMPTY_TOOL_RESULT
-    # ``function_call_output`` has no error flag; say it in the text.
-    if block.is_error and not text.lower().startswith("error"):
-        text = f"Error: {text}"
-    return text
 
 
 def _user_parts(message: Message) -> list[dict[str, Any]]:

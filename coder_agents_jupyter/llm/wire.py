@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from .types import Source, SourcesBlock
+from .types import Source, SourcesBlock, ToolResultBlock
 
 IMAGE_UNAVAILABLE = "[image unavailable]"
 EMPTY_TOOL_RESULT = "(no output)"
@@ -54,3 +54,11 @@ def attach_citations(content: list[Any], citations: Iterable[Source]) -> None:
             blocks.append(SourcesBlock())
             content.append(blocks[-1])
         blocks[-1].sources.append(cited.model_copy())
+
+
+def result_text(block: ToolResultBlock) -> str:
+    """A tool result for protocols with no error flag on results: the error said in the text."""
+    text = block.content if block.content.strip() else EMPTY_TOOL_RESULT
+    if block.is_error and not text.lower().startswith("error"):
+        text = f"Error: {text}"
+    return text
