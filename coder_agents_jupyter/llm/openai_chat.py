@@ -35,7 +35,7 @@ from .types import (
 )
 from .wire import (
     IMAGE_UNAVAILABLE,
-    guess_media_type,
+    data_url,
     parse_arguments,
     result_text,
 )
@@ -179,9 +179,8 @@ def _user_parts(message: Message) -> list[dict[str, Any]]:
         if isinstance(block, TextBlock) and block.text.strip():
             parts.append({"type": "text", "text": block.text})
         elif isinstance(block, ImageBlock):
-            if block.data:
-                media_type = block.media_type or guess_media_type(block.data)
-                url = f"data:{media_type};base64,{block.data}"
+            url = data_url(block)
+            if url:
                 parts.append({"type": "image_url", "image_url": {"url": url}})
             else:
                 parts.append({"type": "text", "text": IMAGE_UNAVAILABLE})

@@ -51,7 +51,7 @@ from .types import (
 from .wire import (
     IMAGE_UNAVAILABLE,
     attach_citations,
-    guess_media_type,
+    data_url,
     parse_arguments,
     result_text,
 )
@@ -230,9 +230,8 @@ def _user_parts(message: Message) -> list[dict[str, Any]]:
         if isinstance(block, TextBlock) and block.text.strip():
             parts.append({"type": "input_text", "text": block.text})
         elif isinstance(block, ImageBlock):
-            if block.data:
-                media_type = block.media_type or guess_media_type(block.data)
-                url = f"data:{media_type};base64,{block.data}"
+            url = data_url(block)
+            if url:
                 # ``image_url`` is a plain string here, an object in Chat Completions.
                 parts.append({"type": "input_image", "image_url": url, "detail": "auto"})
             else:

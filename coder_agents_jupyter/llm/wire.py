@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from .types import Source, SourcesBlock, ToolResultBlock
+from .types import ImageBlock, Source, SourcesBlock, ToolResultBlock
 
 IMAGE_UNAVAILABLE = "[image unavailable]"
 EMPTY_TOOL_RESULT = "(no output)"
@@ -62,3 +62,10 @@ def result_text(block: ToolResultBlock) -> str:
     if block.is_error and not text.lower().startswith("error"):
         text = f"Error: {text}"
     return text
+
+
+def data_url(block: ImageBlock) -> str | None:
+    """The image as a ``data:`` URL (None when its bytes were not loaded)."""
+    if not block.data:
+        return None
+    return f"data:{block.media_type or guess_media_type(block.data)};base64,{block.data}"

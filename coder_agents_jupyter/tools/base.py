@@ -107,6 +107,18 @@ class Tool:
         return ToolSpec(name=cls.name, description=cls.description, parameters=schema)
 
 
+def list_from_json(value: Any, shape: str) -> Any:
+    """Arguments some models send as a JSON string, or as one object instead of a list."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise ValueError(
+                f"edits must be a list of {shape} objects; the string given is not valid JSON"
+            ) from None
+    return [value] if isinstance(value, dict) else value
+
+
 def truncate_middle(text: str, budget: int, *, hint: str = "") -> str:
     """Keep the head (2/3) and tail (1/3) of ``text`` within ``budget`` bytes, saying so."""
     data = text.encode("utf-8", errors="replace")

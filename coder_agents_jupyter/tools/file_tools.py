@@ -12,7 +12,6 @@ import asyncio
 import codecs
 import contextlib
 import difflib
-import json
 import logging
 import mimetypes
 import posixpath
@@ -23,7 +22,7 @@ from pydantic import BaseModel, Field, field_validator
 from ..errors import ApiError, ToolError, WorkspaceError
 from ..llm.types import ToolSpec
 from ..workspaces.base import PartialWriteError, Workspace
-from .base import Tool, ToolContext, ToolResult
+from .base import Tool, ToolContext, ToolResult, list_from_json
 from .textedit import EditError, apply_edit, number_lines, unified_diff
 
 MAX_READ_BYTES = 5 * 1024 * 1024  # whole-file reads (read_file without a range, edit_files)
@@ -377,16 +376,7 @@ class FileEdit(BaseModel):
 
 
 def _edits_from_json(value: Any) -> Any:
-    # Some models send the list as a JSON string, or a single edit as an object.
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            raise ValueError(
-                "edits must be a list of {path, old_text, new_text, replace_all} objects; "
-                "the string given is not valid JSON"
-            ) from None
-    return [value] if isinstance(value, dict) else value
+    return list_from_json(value, "{path, old_text, new_text, replace_all}")
 
 
 class EditFilesArgs(BaseModel):

@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field, field_validator
 from ..errors import ToolError, WorkspaceError
 from ..llm.types import ToolSpec
 from ..workspaces.base import Workspace
-from .base import Tool, ToolContext, ToolResult
+from .base import Tool, ToolContext, ToolResult, list_from_json
 from .file_tools import (
     DIFF_LIMIT,
     _existing_file,
@@ -274,15 +274,7 @@ class NotebookEdit(BaseModel):
 
 
 def _edits_from_json(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            raise ValueError(
-                "edits must be a list of {op, cell_id or index, cell_type, source, to_index} "
-                "objects; the string given is not valid JSON"
-            ) from None
-    return [value] if isinstance(value, dict) else value
+    return list_from_json(value, "{op, cell_id or index, cell_type, source, to_index}")
 
 
 class EditNotebookArgs(BaseModel):
