@@ -153,7 +153,7 @@ class ChatRun:
         self._converted: dict[int, Message] = {}  # by seq: rows never change, convert once
         self._seq = 0
         self._writing: asyncio.Task[None] | None = None
-        self._records: set[asyncio.Task[None]] = set()
+        self._recording: asyncio.Task[None] | None = None
         self._recorder: RecordChange | None = None
 
     def publish(self, event: Any) -> None:
@@ -185,25 +185,36 @@ class ChatRun:
     async def flush(self) -> None:
         """Wait until every saved message (and recorded file change) is in the database;
         raises what a message write raised."""
-        if self._records:
-            await asyncio.gather(*self._records, return_exceptions=True)
+        if self._recording is not None:
+            await asyncio.gather(self._recording, return_exceptions=True)
         if self._writing is not None:
             await asyncio.shield(self._writing)
 
     async def _record_change(
         self, path: str, before: bytes | int | None, after: bytes | None
     ) -> None:
-        """Log a file write for change review, behind the next network wait like messages."""
+        """Log a file write for change review, behind the next network wait like messages,
+        and in the order the writes happened (the diff takes a file's first *before*)."""
         if self._recorder is None:
             self._recorder = change_recorder(self.rt, self.chat_id, self._get_workspace)
-        task = asyncio.create_task(self._recorder(path, before, after))
-        self._records.add(task)
-        task.add_done_callback(self._record_done)
+        self._recording = asyncio.create_task(
+            self._record(self._recorder, path, before, after, self._recording)
+        )
 
-    def _record_done(self, task: asyncio.Task[None]) -> None:
-        self._records.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("chat %s: a file change was not recorded: %s", self.chat_id, task.exception())
+    async def _record(
+        self,
+        recorder: RecordChange,
+        path: str,
+        before: bytes | int | None,
+        after: bytes | None,
+        previous: asyncio.Task[None] | None,
+    ) -> None:
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)
+        try:
+            await recorder(path, before, after)
+        except Exception as exc:
+            log.error("chat %s: the change of %s was not recorded: %s", self.chat_id, path, exc)
 
     # ----- the turn -----
 
