@@ -254,6 +254,7 @@ class MessagesHandler(BaseHandler):
             self.caller(),
             chat_id,
             after=self.int_arg("after", None, high=2**31),
+            before=self.int_arg("before", None, high=2**31),
             limit=self.int_arg("limit", 500, low=1, high=5000) or 500,
         )
         self.reply([message_json(r) for r in rows])

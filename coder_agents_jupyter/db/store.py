@@ -312,13 +312,26 @@ class Store:
     # ----- messages and the queue -----
 
     async def list_messages(
-        self, caller: Caller, chat_id: str, *, after: int | None = None, limit: int = 500
+        self,
+        caller: Caller,
+        chat_id: str,
+        *,
+        after: int | None = None,
+        before: int | None = None,
+        limit: int = 500,
     ) -> list[Message]:
+        """Messages in order: the first ``limit`` after ``after``, or with ``before`` (and no
+        ``after``) the last ``limit`` before it, so a long chat can be opened at its end."""
         async with self._sessions() as s:
             await self._chat(s, chat_id, caller, write=False)
             stmt = select(Message).where(Message.chat_id == chat_id)
             if after is not None:
                 stmt = stmt.where(Message.seq > after)
+            if before is not None:
+                stmt = stmt.where(Message.seq < before)
+            if before is not None and after is None:
+                rows = await s.execute(stmt.order_by(Message.seq.desc()).limit(limit))
+                return list(reversed(rows.scalars().all()))
             stmt = stmt.order_by(Message.seq).limit(limit)
             return list((await s.execute(stmt)).scalars())
 

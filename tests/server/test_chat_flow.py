@@ -95,6 +95,13 @@ async def bugfix_chat(api, fake_llm, jp_root_dir: Path) -> None:  # type: ignore
     last_request = fake_llm.requests_for("bugfix")[-1].body
     assert "1 passed" in json.dumps(last_request)
 
+    # And a long chat can be read from its end backwards, a page at a time
+    page = f"chats/{chat['id']}/messages"
+    tail = await api.ok("GET", page, before=messages[-1]["seq"], limit=3)
+    assert [m["seq"] for m in tail] == [m["seq"] for m in messages[-4:-1]]
+    earlier = await api.ok("GET", page, before=tail[0]["seq"], limit=100)
+    assert [m["seq"] for m in earlier] == [m["seq"] for m in messages[:-4]]
+
 
 async def test_follow_up_is_queued_and_delivered_in_order(api, fake_llm) -> None:
     fake_llm.script(
