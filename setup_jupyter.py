@@ -281,6 +281,8 @@ def cmd_test(args: list[str]) -> int:
     if not (LABEXT_SRC / "node_modules").is_dir():
         run([VENV_BIN / "jlpm", "install"], env, cwd=LABEXT_SRC)
     run([VENV_BIN / "jlpm", "lint:check"], env, cwd=LABEXT_SRC)
+    log("frontend unit tests (jest)")
+    run([VENV_BIN / "jlpm", "test", "--ci"], env, cwd=LABEXT_SRC)
 
     # Last, so pytest's summary line closes the output. Exit code 5 (no test collected) is
     # passed on as a failure like any other non-zero code.

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..db.models import Chat, utcnow
+from ..db.models import Chat, message_json, utcnow
 from ..db.models import Message as MessageRow
 from ..db.states import ChatStatus
 from ..errors import ProviderError
@@ -103,20 +103,6 @@ _ROW_DEFAULTS: dict[str, Any] = {
     "is_summary": False,
     "summary_through_seq": None,
 }
-
-
-def message_json(row: MessageRow) -> dict[str, Any]:
-    """A stored message as the API returns it."""
-    return {
-        "id": row.id,
-        "seq": row.seq,
-        "role": row.role,
-        "content": row.content,
-        "usage": row.usage,
-        "model": row.model,
-        "is_summary": row.is_summary,
-        "created_at": row.created_at.isoformat(),
-    }
 
 
 def _blocks(message: Message) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..db.models import Attachment, Chat, QueuedMessage, Workspace
+from ..db.models import Attachment, Chat, QueuedMessage, Workspace, message_json
 from ..db.store import Caller, Store, new_id, queue_item
 from ..errors import (
     BadRequest,
@@ -26,7 +26,6 @@ from ..errors import (
 from ..settings import SETUP_HINT, ModelSettings
 from ..templates import Template
 from ..workspaces.provision import join, run_script
-from .loop import message_json
 from .platform import build_workspace, new_workspace, visible_templates
 from .runtime import Runtime
 from .worker import Worker

@@ -21,8 +21,8 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from pydantic import BaseModel, ValidationError
 from tornado import web, websocket
 
-from ..agent.loop import message_json
 from ..agent.service import ChatService, workspace_json
+from ..db.models import message_json
 from ..db.store import Caller, queue_item
 from ..errors import ApiError, BadRequest
 from ..settings import SETUP_HINT

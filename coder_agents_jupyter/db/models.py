@@ -171,3 +171,17 @@ class FileChange(Base):
     before_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
     after_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+def message_json(row: Message) -> dict[str, Any]:
+    """A stored message as the API (and its ``message_end`` event) shows it."""
+    return {
+        "id": row.id,
+        "seq": row.seq,
+        "role": row.role,
+        "content": row.content,
+        "usage": row.usage,
+        "model": row.model,
+        "is_summary": row.is_summary,
+        "created_at": row.created_at.isoformat(),
+    }

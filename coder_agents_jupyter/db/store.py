@@ -20,11 +20,15 @@ from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ..errors import BadRequest, Conflict, NotFound
-from ..events import ChildEvent, EventBus, QueueEvent, StatusEvent
-from .models import Attachment, Chat, Message, QueuedMessage, Workspace, utcnow
+from ..events import ChildEvent, EventBus, MessageEndEvent, QueueEvent, StatusEvent
+from .models import Attachment, Chat, Message, QueuedMessage, Workspace, message_json, utcnow
 from .states import ACTIVE, ChatStatus, allowed_from
 
 S = ChatStatus
+
+
+_ANNOUNCE = "coder_agents_announce"
+"""Session info key: messages to publish once the transaction commits."""
 
 
 @dataclass(frozen=True)
@@ -111,8 +115,13 @@ class Store:
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[AsyncSession]:
-        async with self._sessions() as session, session.begin():
-            yield session
+        """One transaction; the messages it added are announced once it committed, so a
+        user's message shows in every open view of the chat."""
+        async with self._sessions() as session:
+            async with session.begin():
+                yield session
+            for msg in session.info.pop(_ANNOUNCE, ()):
+                self.bus.publish(msg.chat_id, MessageEndEvent(message=message_json(msg)))
 
     # ----- ownership and state, in one place -----
 
@@ -160,6 +169,8 @@ class Store:
         chat: Chat,
         role: str,
         content: list[dict[str, Any]],
+        *,
+        announce: bool = True,
         **fields: Any,
     ) -> Message:
         chat.message_count += 1
@@ -174,6 +185,8 @@ class Store:
         s.add(msg)
         chat.updated_at = utcnow()
         await s.flush()
+        if announce:
+            s.info.setdefault(_ANNOUNCE, []).append(msg)
         return msg
 
     async def _queue(self, s: AsyncSession, chat_id: str) -> list[QueuedMessage]:
@@ -507,6 +520,7 @@ class Store:
                     model=m.model,
                     is_summary=m.is_summary,
                     summary_through_seq=m.summary_through_seq,
+                    announce=False,  # a new chat: nobody follows it yet
                 )
         return chat
 

@@ -44,7 +44,7 @@ export async function requestAPI<T>(
 ): Promise<T> {
   const url = URLExt.join(settings.baseUrl, API_PATH, endpoint);
   if (
-    init.body !== undefined &&
+    typeof init.body === 'string' &&
     !new Headers(init.headers).has('Content-Type')
   ) {
     init = {

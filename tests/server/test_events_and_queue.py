@@ -85,6 +85,41 @@ async def test_reconnect_with_after_seq_misses_nothing(api, fake_llm, jp_ws_fetc
     assert streamed == "".join(WORDS)
 
 
+async def test_a_follow_up_and_a_delivered_queue_item_are_announced(
+    api, fake_llm, jp_ws_fetch
+) -> None:
+    # Given a chat that is idle, followed by a client
+    fake_llm.script(
+        "follow",
+        [
+            reply(text("first")),
+            reply(tool_call("execute", {"command": "sleep 1"})),
+            reply(text("second")),
+            reply(text("third")),
+        ],
+    )
+    chat = await api.chat("Start #follow")
+    await api.wait(chat["id"])
+    ws = await events(jp_ws_fetch, chat["id"])
+    # When the user writes, and writes again while the turn runs
+    await api.ok("POST", f"chats/{chat['id']}/messages", {"content": "go on"})
+    await api.wait_for_tool_call(chat["id"])
+    await api.ok("POST", f"chats/{chat['id']}/messages", {"content": "and then"})
+    frames = await read_until(
+        ws,
+        lambda f: f["type"] == "message_end" and f["message"]["content"][0].get("text") == "third",
+    )
+    ws.close()
+    # Then both user messages reach the client as saved messages, in order, once each
+    users = [
+        f["message"]
+        for f in frames
+        if f["type"] == "message_end" and f["message"]["role"] == "user"
+    ]
+    assert [m["content"][0]["text"] for m in users] == ["go on", "and then"]
+    assert users[0]["seq"] < users[1]["seq"] and all(m["id"] for m in users)
+
+
 async def test_queue_edit_delete_and_order(api, fake_llm) -> None:
     fake_llm.script(
         "q",

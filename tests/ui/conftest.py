@@ -1,20 +1,15 @@
-"""Browser-test fixtures: a real JupyterLab subprocess and Debian's headless Chromium.
+"""Browser-test fixtures: real JupyterLab subprocesses and Debian's headless Chromium.
 
-The server runs as its own process (as a user would start it) with isolated Jupyter config, data
-and runtime dirs, so it gets a fresh chat database and no provider keys.
+Each server runs as its own process (as a user would start it) with isolated Jupyter config,
+data and runtime dirs (see ``lab.py``). ``lab_server`` has no provider at all; ``agents_lab``
+talks to a ``FakeLLM`` running in this test process, with a small project as its root.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
-import secrets
-import socket
-import subprocess
 import sys
-import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,19 +18,24 @@ from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+# tests/ui is not a package, and bench/ui_long_chat.py imports lab.py by path too; make the
+# import independent of pytest's import mode.
+sys.path.insert(0, str(Path(__file__).parent))
+
+from lab import (  # noqa: E402
+    REPO,
+    AgentsLab,
+    LabError,
+    launch_chromium,
+    open_lab,
+    reset_theme,
+    start_agents_lab,
+    start_lab,
+)
+
+from coder_agents_jupyter.testing.fake_provider import FakeLLM  # noqa: E402
+
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PROVIDER_KEYS = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY")
 
 
 # pytest-jupyter makes these two fixtures autouse for every test; they manage an asyncio loop
@@ -70,75 +70,38 @@ class LabServer:
             return json.load(response)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _log_tail(path: Path, lines: int = 40) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+@pytest.fixture(scope="session")
+def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+    """A JupyterLab without any provider key: no model is enabled."""
+    try:
+        lab = start_lab(tmp_path_factory.mktemp("lab"))
+    except LabError as exc:
+        pytest.fail(str(exc))
+    try:
+        yield LabServer(lab.base_url, lab.token, lab.log_path)
+    finally:
+        lab.stop()
 
 
 @pytest.fixture(scope="session")
-def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
-    home = tmp_path_factory.mktemp("lab")
-    root = home / "root"
-    settings = home / "settings"
-    workspaces = home / "workspaces"
-    root.mkdir()
-    workspaces.mkdir()
-    # Silence the "get notified about official Jupyter news?" toast that covers the page.
-    news = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
-    news.parent.mkdir(parents=True)
-    news.write_text(json.dumps({"fetchNews": "false"}))
-
-    env = {k: v for k, v in os.environ.items() if k not in PROVIDER_KEYS}
-    env.update(
-        JUPYTER_CONFIG_DIR=str(home / "config"),
-        JUPYTER_DATA_DIR=str(home / "data"),
-        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
-    )
-    port = _free_port()
-    token = secrets.token_hex(16)
-    log_path = home / "jupyterlab.log"
-    cmd = [
-        sys.executable,
-        "-m",
-        "jupyterlab",
-        "--no-browser",
-        "--allow-root",
-        f"--port={port}",
-        "--ServerApp.port_retries=0",
-        "--ServerApp.ip=127.0.0.1",
-        f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={root}",
-        f"--LabApp.user_settings_dir={settings}",
-        f"--LabApp.workspaces_dir={workspaces}",
-    ]
-    server = LabServer(f"http://127.0.0.1:{port}/", token, log_path)
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(cmd, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT)
+def agents_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentsLab]:
+    """A JupyterLab whose agents use the fake vendor: models ``fake-model`` (default) and
+    ``fake-small``, a SQLite chat database ``db_url``, and a project in ``root`` (``app.py``,
+    ``analysis.ipynb`` whose second code cell divides by zero). Script replies with
+    ``agents_lab.fake.script("tag", [...])`` and a ``#tag`` in the first prompt."""
+    fake = FakeLLM()
+    fake.start()
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"JupyterLab exited ({proc.returncode}):\n{_log_tail(log_path)}")
-            try:
-                server.get_json("api/status")
-                break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                if time.monotonic() > deadline:
-                    pytest.fail(f"JupyterLab did not answer in 60 s:\n{_log_tail(log_path)}")
-                time.sleep(0.2)
-        yield server
-    finally:
-        proc.terminate()
         try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            lab = start_agents_lab(tmp_path_factory.mktemp("agents-lab"), fake)
+        except LabError as exc:
+            pytest.fail(str(exc))
+        try:
+            yield lab
+        finally:
+            lab.stop()
+    finally:
+        fake.stop()
 
 
 # Module scope, not session: while Playwright's sync API is active it leaves its event loop
@@ -148,9 +111,7 @@ def chromium() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
+        browser = launch_chromium(playwright)
         yield browser
         browser.close()
 
@@ -161,6 +122,20 @@ def lab_page(chromium: Any) -> Iterator[Any]:
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture
+def agents_page(chromium: Any, agents_lab: AgentsLab) -> Iterator[Any]:
+    """A fresh browser context on ``agents_lab``'s JupyterLab (light theme, reset workspace),
+    opened and showing the Agents sidebar tab (not clicked)."""
+    reset_theme(agents_lab)  # an earlier test may have saved the dark theme
+    context = chromium.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    try:
+        open_lab(page, agents_lab)
+        yield page
+    finally:
+        context.close()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,286 @@
+/**
+ * One open chat: its state (folded by `reduce`), its live stream, and the verbs a view calls.
+ * Views subscribe to `changed` and render `state`; they never call the API themselves.
+ */
+import { IDisposable } from '@lumino/disposable';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import * as api from './api';
+import { Action, IChatState, initialState, reduce } from './reducer';
+import { ChatStream } from './stream';
+import { ChatEvent, Effort, IChatDetail } from './types';
+
+/** Messages loaded when a chat opens, and per "load earlier". */
+export const PAGE = 200;
+const LAST_SEQ = 2 ** 31 - 1;
+/** How long a gap in the frames may last before the held ones are applied anyway. */
+const GAP_MS = 1500;
+
+export class ChatModel implements IDisposable {
+  constructor(readonly id: string) {}
+
+  get state(): IChatState {
+    return this._state;
+  }
+
+  get changed(): ISignal<this, IChatState> {
+    return this._changed;
+  }
+
+  /** A failed action or load, for the view to show; cleared by the next success. */
+  get problem(): string | null {
+    return this._problem;
+  }
+
+  get isDisposed(): boolean {
+    return this._disposed;
+  }
+
+  /** Load the chat and its last page of messages, then follow its events. */
+  async open(): Promise<void> {
+    await this.refresh();
+    this._stream = new ChatStream(this.id, {
+      onEvents: events => this._onEvents(events),
+      onOpen: reconnected => {
+        this._connected = true;
+        if (reconnected) {
+          void this._catchUp();
+        }
+        this._emit();
+      },
+      onClose: () => {
+        this._connected = false;
+        this._emit();
+      },
+      lastSeq: () => this._state.lastSeq
+    });
+    this._stream.connect();
+  }
+
+  get connected(): boolean {
+    return this._connected;
+  }
+
+  async refresh(): Promise<void> {
+    await this._guard(async () => {
+      const [chat, messages, queue] = await Promise.all([
+        api.getChat(this.id),
+        api.listMessages(this.id, { before: LAST_SEQ, limit: PAGE }),
+        api.listQueue(this.id)
+      ]);
+      this.dispatch({
+        type: 'loaded',
+        chat,
+        messages,
+        queue,
+        hasEarlier: messages.length === PAGE && messages[0].seq > 1
+      });
+    });
+  }
+
+  async loadEarlier(): Promise<void> {
+    const first = this._state.messages[0];
+    if (!first || !this._state.hasEarlier || this._loadingEarlier) {
+      return;
+    }
+    this._loadingEarlier = true;
+    try {
+      await this._guard(async () => {
+        const messages = await api.listMessages(this.id, {
+          before: first.seq,
+          limit: PAGE
+        });
+        this.dispatch({
+          type: 'earlier',
+          messages,
+          hasEarlier: messages.length === PAGE && messages[0].seq > 1
+        });
+      });
+    } finally {
+      this._loadingEarlier = false;
+    }
+  }
+
+  dispatch(action: Action): void {
+    const next = reduce(this._state, action);
+    if (next !== this._state) {
+      this._state = next;
+      this._emit();
+    }
+  }
+
+  // ----- verbs -----
+
+  send(
+    content: string,
+    options: {
+      attachments?: string[];
+      effort?: Effort;
+      planMode?: boolean;
+    } = {}
+  ): Promise<boolean> {
+    return this._guard(() =>
+      api.sendMessage(this.id, {
+        content,
+        attachments: options.attachments,
+        reasoning_effort: options.effort,
+        plan_mode: options.planMode
+      })
+    );
+  }
+
+  stop(): Promise<boolean> {
+    return this._act(() => api.stopChat(this.id));
+  }
+
+  retry(): Promise<boolean> {
+    return this._act(() => api.retryChat(this.id));
+  }
+
+  rename(title: string): Promise<boolean> {
+    return this._act(() => api.updateChat(this.id, { title }));
+  }
+
+  update(body: api.IUpdateChat): Promise<boolean> {
+    return this._act(() => api.updateChat(this.id, body));
+  }
+
+  editQueued(queueId: number, content: string): Promise<boolean> {
+    return this._guard(() => api.editQueued(this.id, queueId, content));
+  }
+
+  deleteQueued(queueId: number): Promise<boolean> {
+    return this._guard(() => api.deleteQueued(this.id, queueId));
+  }
+
+  sendQueuedNow(queueId: number): Promise<boolean> {
+    return this._act(() => api.sendQueuedNow(this.id, queueId));
+  }
+
+  decidePlan(
+    decision: 'approve' | 'revise',
+    feedback?: string
+  ): Promise<boolean> {
+    return this._guard(() => api.decidePlan(this.id, decision, feedback));
+  }
+
+  answer(questionId: string, answers: string[]): Promise<boolean> {
+    return this._guard(() => api.answerQuestions(this.id, questionId, answers));
+  }
+
+  decideApproval(
+    toolCallId: string,
+    decision: 'allow_once' | 'allow_chat' | 'reject',
+    reason?: string
+  ): Promise<boolean> {
+    return this._act(() =>
+      api.decideApproval(this.id, toolCallId, decision, reason)
+    );
+  }
+
+  /** A new chat with this one's history up to `messageId`; resolves to its id. */
+  async fork(messageId: number): Promise<string | null> {
+    let id: string | null = null;
+    await this._guard(async () => {
+      id = (await api.forkChat(this.id, messageId)).id;
+    });
+    return id;
+  }
+
+  dispose(): void {
+    if (this._disposed) {
+      return;
+    }
+    this._disposed = true;
+    clearTimeout(this._gapTimer);
+    clearTimeout(this._childTimer);
+    this._stream?.dispose();
+    Signal.clearData(this);
+  }
+
+  // ----- internals -----
+
+  private _onEvents(events: ChatEvent[]): void {
+    this.dispatch({ type: 'events', events, now: Date.now() });
+    clearTimeout(this._gapTimer);
+    if (this._state.held.length > 0) {
+      this._gapTimer = setTimeout(
+        () => this.dispatch({ type: 'gap-timeout', now: Date.now() }),
+        GAP_MS
+      );
+    }
+    if (events.some(e => e.type === 'child' || e.type === 'status')) {
+      this._refreshChatSoon(); // titles, usage and new children come with the chat
+    }
+  }
+
+  /** After a reconnect: whatever the replay could not give (e.g. the server restarted). */
+  private async _catchUp(): Promise<void> {
+    const last = this._state.messages[this._state.messages.length - 1];
+    await this._guard(async () => {
+      const [chat, messages, queue] = await Promise.all([
+        api.getChat(this.id),
+        api.listMessages(this.id, { after: last?.seq ?? 0, limit: 5000 }),
+        api.listQueue(this.id)
+      ]);
+      this.dispatch({ type: 'messages', messages });
+      this.dispatch({
+        type: 'loaded',
+        chat,
+        messages: this._state.messages,
+        queue,
+        hasEarlier: this._state.hasEarlier
+      });
+    });
+  }
+
+  private _refreshChatSoon(): void {
+    clearTimeout(this._childTimer);
+    this._childTimer = setTimeout(() => {
+      void this._guard(async () => {
+        this.dispatch({ type: 'chat', chat: await api.getChat(this.id) });
+      });
+    }, 250);
+  }
+
+  /** Run an action that answers the chat, and take that answer as the chat's new state. */
+  private _act(fn: () => Promise<IChatDetail>): Promise<boolean> {
+    return this._guard(async () => {
+      const chat = await fn();
+      if (chat && typeof chat === 'object' && 'id' in chat) {
+        this.dispatch({ type: 'chat', chat });
+      }
+    });
+  }
+
+  private async _guard(fn: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await fn();
+      if (this._problem !== null) {
+        this._problem = null;
+        this._emit();
+      }
+      return true;
+    } catch (error) {
+      this._problem = error instanceof Error ? error.message : String(error);
+      this._emit();
+      return false;
+    }
+  }
+
+  private _emit(): void {
+    if (!this._disposed) {
+      this._changed.emit(this._state);
+    }
+  }
+
+  private _state: IChatState = initialState();
+  private _changed = new Signal<this, IChatState>(this);
+  private _stream: ChatStream | null = null;
+  private _problem: string | null = null;
+  private _connected = false;
+  private _disposed = false;
+  private _loadingEarlier = false;
+  private _gapTimer: ReturnType<typeof setTimeout> | undefined;
+  private _childTimer: ReturnType<typeof setTimeout> | undefined;
+}
