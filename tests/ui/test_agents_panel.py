@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lab import AGENTS_TAB, AgentsLab
+from lab import AGENTS_TAB, AgentsLab, dark_theme
 from playwright.sync_api import Locator, Page, expect
 
 from coder_agents_jupyter.testing import http_error, reply, stall, text, thinking, tool_call
@@ -285,12 +285,13 @@ def test_a_command_waits_for_approval_when_the_chat_asks_first(
     card = chat.locator(".jp-CoderAgents-approvalCard")
     expect(card).to_contain_text("echo approved-run", timeout=30_000)
     expect(status_of(chat)).to_have_attribute("data-status", "requires_action")
+    run = chat.locator('.jp-CoderAgents-toolCard[data-tool="execute"]')
+    expect(run).to_have_attribute("data-state", "approval")
     shot(page, screenshots, "approval")
     card.get_by_role("button", name="Allow once", exact=True).click()
     expect(chat.locator(".jp-CoderAgents-conversation")).to_contain_text(
         "It printed approved-run.", timeout=30_000
     )
-    run = chat.locator('.jp-CoderAgents-toolCard[data-tool="execute"]')
     expect(run).to_have_attribute("data-state", "done")
 
 
@@ -497,3 +498,124 @@ def test_the_changes_view_lists_and_reverts_a_file(
     changes.get_by_role("button", name=re.compile("^(Confirm|Revert)")).last.click()
     expect(changes).to_contain_text("No file changes in this chat yet.", timeout=10_000)
     assert not (agents_lab.root / "NOTES.md").exists()
+
+
+def test_main_states_in_light_and_dark(
+    agents_lab: AgentsLab, agents_page: Page, screenshots: Path
+) -> None:
+    """The README's pictures: a chat with tool cards and a diff, a plan to approve, a tool call
+    to approve, and a sub-agent tree, each in the light and the dark theme."""
+    page = agents_page
+    fake = agents_lab.fake
+    fake.script(
+        "docs-tools",
+        [
+            reply(
+                thinking("Run it first, then fix the division."),
+                text("Let me run the script first."),
+                tool_call("execute", {"command": "python app.py && ls"}),
+            ),
+            reply(
+                tool_call(
+                    "edit_files",
+                    {
+                        "edits": [
+                            {
+                                "path": "app.py",
+                                "old_text": "def mean(values: list[float]) -> float:\n",
+                                "new_text": (
+                                    "def mean(values: list[float]) -> float:\n"
+                                    "    if not values:\n"
+                                    "        raise ValueError('mean() of an empty list')\n"
+                                ),
+                            }
+                        ]
+                    },
+                )
+            ),
+            reply(text("`mean([])` now raises a **ValueError** with a clear message.")),
+        ],
+    )
+    fake.script(
+        "docs-plan",
+        [
+            lambda r: reply(
+                tool_call(
+                    "write_file",
+                    {
+                        "path": plan_file(r),
+                        "content": "# Plan: robust statistics\n\n"
+                        "1. Guard `mean()` against empty input.\n"
+                        "2. Add `median()` with tests.\n"
+                        "3. Run the test suite.\n",
+                    },
+                )
+            ),
+            lambda r: reply(
+                text("I read `app.py`; here is the plan."),
+                tool_call("propose_plan", {"path": plan_file(r)}),
+            ),
+        ],
+    )
+    fake.script(
+        "docs-agents",
+        [
+            reply(
+                text("Two explorers will look in parallel."),
+                tool_call(
+                    "spawn_agent",
+                    {"type": "explore", "prompt": "List callers #docs-child", "title": "Callers"},
+                ),
+                tool_call(
+                    "spawn_agent",
+                    {"type": "explore", "prompt": "Read the tests #docs-child", "title": "Tests"},
+                ),
+            ),
+            lambda r: reply(tool_call("wait_agent", {"chat_ids": spawned_ids(r)})),
+            reply(text("Both reports are in: `mean()` has one caller and no tests yet.")),
+        ],
+    )
+    fake.script("docs-child", [reply(text("Found it: one place, in app.py."))])
+    fake.script(
+        "docs-approve",
+        [
+            reply(text("Ready.")),
+            reply(
+                text("I need to delete the build folder."),
+                tool_call("execute", {"command": "rm -rf build/"}),
+            ),
+        ],
+    )
+
+    tools = agents_lab.post_json("chats", {"prompt": "Make mean() fail clearly #docs-tools"})
+    plan = agents_lab.post_json(
+        "chats", {"prompt": "Plan robust stats #docs-plan", "plan_mode": True}
+    )
+    agents = agents_lab.post_json("chats", {"prompt": "Who calls mean()? #docs-agents"})
+    approve = agents_lab.post_json("chats", {"prompt": "Tidy up #docs-approve"})
+    for chat in (tools, plan, agents, approve):
+        agents_lab.wait_status(chat["id"], "waiting", timeout=30)
+    agents_lab.call("PATCH", f"chats/{approve['id']}", {"tool_policy": {"execute": "ask"}})
+    agents_lab.post_json(f"chats/{approve['id']}/messages", {"content": "Clean the build"})
+    agents_lab.wait_status(approve["id"], "requires_action", timeout=30)
+
+    states = {
+        "chat": tools["id"],
+        "plan": plan["id"],
+        "subagents": agents["id"],
+        "approval": approve["id"],
+    }
+    panel = open_agents(page)
+    for theme in ("light", "dark"):
+        if theme == "dark":
+            dark_theme(page)  # the panel stays open, showing the last chat
+        for name, chat_id in states.items():
+            back = panel.get_by_role("button", name="All chats", exact=True)
+            if back.count():
+                back.first.click()
+            item = panel.locator(f'.jp-CoderAgents-chatItem[data-chat-id="{chat_id}"]')
+            item.locator(".jp-CoderAgents-chatOpen").click()
+            chat = panel.locator(f'.jp-CoderAgents-chat[data-chat-id="{chat_id}"]')
+            expect(chat.locator(".jp-CoderAgents-message").first).to_be_visible(timeout=15_000)
+            page.wait_for_timeout(300)  # rendered Markdown and code highlighting settle
+            shot(page, screenshots, f"docs-{name}-{theme}")

@@ -123,9 +123,10 @@ function askLevel(chat: IChatDetail): 'none' | 'commands' | 'all' {
     ?.tools;
   const asks = (names: string[]): boolean =>
     names.every(n => tools?.[n] === 'ask');
-  return asks([...COMMANDS, ...WRITES])
+  // by the tools that matter most: a policy set elsewhere (the API) reads the same way
+  return asks(['execute', 'write_file', 'edit_files'])
     ? 'all'
-    : asks(COMMANDS)
+    : asks(['execute'])
       ? 'commands'
       : 'none';
 }

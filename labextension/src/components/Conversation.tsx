@@ -80,6 +80,18 @@ export function Conversation(props: {
     [state.messages]
   );
   const active = state.chat !== null && ACTIVE.has(state.chat.status);
+  const awaiting = state.chat?.awaiting;
+  const waiting = useMemo(
+    () =>
+      new Set(
+        awaiting?.kind === 'approval'
+          ? awaiting.calls
+              .map(c => c.tool_call_id)
+              .filter(id => !(id in (awaiting.decisions ?? {})))
+          : []
+      ),
+    [awaiting]
+  );
 
   const total = atBottom.current ? offsetOf(keys, heights, keys.length) : 0;
   const top = atBottom.current
@@ -228,6 +240,7 @@ export function Conversation(props: {
                 results={results}
                 tools={state.tools}
                 active={active}
+                waiting={waiting}
                 onFork={props.onFork}
               />
             </Measured>
@@ -244,6 +257,7 @@ export function Conversation(props: {
                 results={results}
                 tools={state.tools}
                 active={active}
+                waiting={waiting}
                 streaming
               />
               {stream.blocks.length === 0 && (

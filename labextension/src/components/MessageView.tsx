@@ -26,6 +26,8 @@ export interface IBlocksProps {
   streaming?: boolean;
   /** For a block that is thinking right now: when it started (epoch ms). */
   reasoningStartedAt?: number;
+  /** Calls that wait for the user's approval. */
+  waiting?: ReadonlySet<string>;
 }
 
 function Thinking(props: {
@@ -120,6 +122,7 @@ export function Blocks(props: IBlocksProps): JSX.Element {
                 result={result}
                 run={run}
                 active={props.active}
+                waiting={props.waiting?.has(block.id)}
               />
             );
           }
@@ -192,6 +195,7 @@ function MessageViewBody(props: {
   results: Map<string, IToolResultBlock>;
   tools: Record<string, IToolRun>;
   active: boolean;
+  waiting?: ReadonlySet<string>;
   onFork?: (message: IMessage) => void;
 }): JSX.Element {
   const { trans } = useAgents();
@@ -213,6 +217,7 @@ function MessageViewBody(props: {
           results={props.results}
           tools={props.tools}
           active={props.active}
+          waiting={props.waiting}
         />
       )}
       {props.onFork && !message.is_summary && (

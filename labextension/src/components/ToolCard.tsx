@@ -31,7 +31,7 @@ import { DiffView } from './DiffView';
 import { Markdown } from './Markdown';
 
 export type ToolCardState =
-  'streaming' | 'running' | 'done' | 'error' | 'interrupted';
+  'streaming' | 'running' | 'approval' | 'done' | 'error' | 'interrupted';
 
 export interface IToolCardProps {
   call: IToolCallBlock;
@@ -41,6 +41,8 @@ export interface IToolCardProps {
   run?: IToolRun;
   /** The chat's turn is still running. */
   active: boolean;
+  /** The call waits for the user's approval. */
+  waiting?: boolean;
 }
 
 const TERMINAL_TOOLS = new Set(['execute', 'process_output', 'process_signal']);
@@ -69,7 +71,7 @@ export function ToolCard(props: IToolCardProps): JSX.Element {
       ? call.input
       : (run?.input ?? {});
   const display: Display = result?.display ?? null;
-  const state = cardState(result, run, active);
+  const state = cardState(result, run, active, props.waiting);
   const isError = state === 'error';
 
   const [override, setOverride] = useState<boolean | null>(null);
@@ -131,6 +133,11 @@ export function ToolCard(props: IToolCardProps): JSX.Element {
             {trans.__('Not completed')}
           </span>
         )}
+        {state === 'approval' && (
+          <span className="jp-CoderAgents-toolBadge" data-kind="approval">
+            {trans.__('Waiting for your approval')}
+          </span>
+        )}
       </button>
       {open && (
         <div className="jp-CoderAgents-toolBody" id={bodyId}>
@@ -153,10 +160,14 @@ export function ToolCard(props: IToolCardProps): JSX.Element {
 function cardState(
   result: IToolResultBlock | undefined,
   run: IToolRun | undefined,
-  active: boolean
+  active: boolean,
+  waiting = false
 ): ToolCardState {
   if (result) {
     return result.is_error ? 'error' : 'done';
+  }
+  if (waiting) {
+    return 'approval';
   }
   if (!active) {
     return 'interrupted';
@@ -458,9 +469,11 @@ function Pending(props: { state: ToolCardState }): JSX.Element {
   const text =
     props.state === 'interrupted'
       ? trans.__('This call did not complete.')
-      : props.state === 'streaming'
-        ? trans.__('Preparing…')
-        : trans.__('Running…');
+      : props.state === 'approval'
+        ? trans.__('Waiting for your approval (below).')
+        : props.state === 'streaming'
+          ? trans.__('Preparing…')
+          : trans.__('Running…');
   return <div className="jp-CoderAgents-toolPending">{text}</div>;
 }
 
