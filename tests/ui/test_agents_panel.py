@@ -619,3 +619,34 @@ def test_main_states_in_light_and_dark(
             expect(chat.locator(".jp-CoderAgents-message").first).to_be_visible(timeout=15_000)
             page.wait_for_timeout(300)  # rendered Markdown and code highlighting settle
             shot(page, screenshots, f"docs-{name}-{theme}")
+
+
+def test_the_chat_list_searches_opens_in_a_tab_and_archives(
+    agents_lab: AgentsLab, agents_page: Page, screenshots: Path
+) -> None:
+    page = agents_page
+    agents_lab.fake.script("list", [reply(text("Listed."))])
+    first = agents_lab.post_json("chats", {"prompt": "Quarterly report #list"})
+    second = agents_lab.post_json("chats", {"prompt": "Refactor the loader #list"})
+    for chat in (first, second):
+        agents_lab.wait_status(chat["id"], "waiting", timeout=30)
+    panel = open_agents(page)
+    items = panel.locator(".jp-CoderAgents-chatItem")
+    # newest first, and search narrows by title
+    expect(items.first).to_have_attribute("data-chat-id", second["id"], timeout=10_000)
+    panel.get_by_role("searchbox", name="Search chats").fill("quarterly")
+    expect(items).to_have_count(1)
+    expect(items.first).to_have_attribute("data-chat-id", first["id"])
+    # the context menu opens it in a main-area tab
+    items.first.click(button="right")
+    page.locator(".lm-Menu-itemLabel", has_text="Open in a Tab").click()
+    tab = page.locator(f'.jp-MainAreaWidget .jp-CoderAgents-chat[data-chat-id="{first["id"]}"]')
+    expect(tab.locator(".jp-CoderAgents-conversation")).to_contain_text("Listed.", timeout=15_000)
+    expect(
+        page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="Quarterly report")
+    ).to_be_visible()
+    shot(page, screenshots, "chat-in-tab")
+    # archiving takes it off the list
+    panel.get_by_role("button", name=f"Archive {first['title']}", exact=True).click()
+    expect(items).to_have_count(0)
+    assert agents_lab.get_json(f"chats/{first['id']}")["archived"] is True
