@@ -17,6 +17,7 @@ from .models import ChatInfo, Diff, Message, Usage
 
 if TYPE_CHECKING:
     from .agents import Agents
+    from .widget import ChatWidget
 
 PAGE = 500
 
@@ -54,6 +55,7 @@ class Chat:
         self._agents = agents
         self.info = info if isinstance(info, ChatInfo) else ChatInfo.model_validate(info)
         self._messages: list[Message] = []
+        self._widget: ChatWidget | None = None
 
     # ----- what it is -----
 
@@ -102,6 +104,27 @@ class Chat:
         except AgentsError:
             answer = None
         return f"{head}\n\n{answer}" if answer else head
+
+    def widget(self) -> ChatWidget:
+        """The live view of this chat (one per chat object), fed through this kernel."""
+        if self._widget is None:
+            from .widget import ChatWidget
+
+            self._widget = ChatWidget(self)
+        return self._widget
+
+    def show(self) -> Any:
+        """Display the live widget (with a static snapshot for saved notebooks); returns the
+        display handle, or None outside a kernel."""
+        from IPython.display import Markdown, display
+
+        try:
+            return self.widget().show()
+        except Exception:  # no kernel with widgets here: a text view is better than nothing
+            return display(Markdown(self._repr_markdown_()), display_id=True)
+
+    def _ipython_display_(self) -> None:
+        self.show()
 
     # ----- refreshing and waiting -----
 

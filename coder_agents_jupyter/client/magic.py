@@ -4,9 +4,10 @@
             [--timeout S] [--quiet]
     Profile load_data() and make it faster
 
-The chat is shown at once and updated when it is done; ``--quiet`` shows nothing and returns
-only the final answer (an error raises ``AgentsError``). ``--chat`` continues a chat (``last``:
-the one the previous ``%%agent`` cell used). Interrupting the cell stops the chat's turn.
+The chat is shown at once as the live widget (streaming while the cell waits); ``--quiet``
+shows nothing and returns only the final answer (an error raises ``AgentsError``). ``--chat``
+continues a chat (``last``: the one the previous ``%%agent`` cell used). Interrupting the cell
+stops the chat's turn.
 """
 
 from __future__ import annotations
@@ -86,12 +87,10 @@ class AgentMagics(Magics):
             if chat.status == "error":
                 raise AgentsError(0, "chat_error", f"The chat {chat.id} failed: {chat.error}")
             return Answer(chat.result or "")
-        from IPython.display import display
-
-        handle = display(chat, display_id=True)
+        chat.show()  # the live widget, streaming while this cell waits
         chat.wait(args.timeout)
-        if handle is not None:
-            handle.update(chat)
+        if chat._widget is not None:
+            chat._widget._turn_ended(chat.id)  # the saved snapshot shows the end, at once
         return None
 
 

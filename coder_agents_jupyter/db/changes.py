@@ -7,7 +7,8 @@ earliest *before* back, but only where the file still holds what the agent last 
 changed since (by the user, or by a command) is a conflict, and then nothing is written.
 
 Content is kept up to ``MAX_KEPT`` bytes per side; a larger or binary side keeps its size and
-sha256 only (it shows as a binary/large note and cannot be restored). The workspace is reached
+sha256 only (it shows as a binary/large note and cannot be restored). A notebook's diff compares
+its cells as readable text (``notebook_text``) rather than its JSON. The workspace is reached
 only through the callbacks ``revert`` is given: this module sits below the workspaces.
 """
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import hashlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -24,6 +25,7 @@ from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from ..errors import BadRequest, Conflict, NotFound
+from ..notebook_text import notebook_lines, parse_cells
 from .models import FileChange, utcnow
 
 MAX_KEPT = 512 * 1024
@@ -143,24 +145,75 @@ def _lines(text: str) -> list[str]:
     return text.splitlines(keepends=True)
 
 
+def _range(start: int, stop: int) -> str:
+    """A hunk header's range, as difflib writes it (``3``, ``3,4``, ``2,0``)."""
+    length = stop - start
+    if length == 1:
+        return str(start + 1)
+    return f"{start + 1 if length else start},{length}"
+
+
+def _hunks(
+    old: list[str], new: list[str], old_keys: list[str], new_keys: list[str]
+) -> tuple[str, int, int]:
+    """difflib's unified hunks of ``old`` -> ``new`` with their +/- counts, lines matched by
+    their keys (a notebook's cell headers without the cells' positions) and context lines
+    shown as they are in ``new``."""
+    out: list[str] = []
+    added = removed = 0
+    for group in difflib.SequenceMatcher(None, old_keys, new_keys).get_grouped_opcodes(3):
+        first, last = group[0], group[-1]
+        out.append(f"@@ -{_range(first[1], last[2])} +{_range(first[3], last[4])} @@\n")
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                out += [" " + line for line in new[j1:j2]]
+                continue
+            out += ["-" + line for line in old[i1:i2]]
+            out += ["+" + line for line in new[j1:j2]]
+            removed += i2 - i1
+            added += j2 - j1
+    text = "".join(
+        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in out
+    )
+    return text, added, removed
+
+
+NOTEBOOK_SAME = "Notebook metadata or outputs changed; the cells' sources are the same.\n"
+
+
+def _ended(lines: list[str]) -> list[str]:
+    return [line + "\n" for line in lines]
+
+
+def _notebook_cells(side: Side) -> list[Mapping[str, Any]] | None:
+    """A kept side's cells ([] for no file), None when it is not a notebook."""
+    return parse_cells(side.text or "") if side.exists else []
+
+
 def unified_diff(path: str, before: Side, after: Side) -> tuple[str, int, int]:
-    """A ``patch -p1``/``git apply`` compatible diff of one file, with its +/- line counts."""
+    """A diff of one file with its +/- line counts: ``patch -p1``/``git apply`` compatible,
+    except for a notebook (``.ipynb`` whose kept sides parse): that one compares its cells as
+    readable text (``notebook_text``), to be read rather than applied."""
     old = f"a/{path}" if before.exists else "/dev/null"
     new = f"b/{path}" if after.exists else "/dev/null"
     if not (before.kept and after.kept):
         sizes = f"{_human_size(before.size if before.exists else 0)} -> "
         sizes += _human_size(after.size if after.exists else 0)
         return f"Binary or large files {old} and {new} differ ({sizes}; content not kept)\n", 0, 0
-    out = [f"--- {old}\n", f"+++ {new}\n"]
-    added = removed = 0
-    hunks = difflib.unified_diff(_lines(before.text or ""), _lines(after.text or ""), n=3)
-    for line in list(hunks)[2:]:  # its own headers carry no names
-        if line.startswith("+"):
-            added += 1
-        elif line.startswith("-"):
-            removed += 1
-        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
-    return "".join(out), added, removed
+    a, b = _lines(before.text or ""), _lines(after.text or "")
+    a_keys, b_keys = a, b
+    old_cells = _notebook_cells(before) if path.endswith(".ipynb") else None
+    new_cells = _notebook_cells(after) if old_cells is not None else None
+    if old_cells is not None and new_cells is not None:
+        a_keys = _ended(notebook_lines(old_cells, positions=False))
+        b_keys = _ended(notebook_lines(new_cells, positions=False))
+        if before.exists and after.exists and a_keys == b_keys and before.text != after.text:
+            # a re-run or a kernel change: one line, not hunks of JSON noise; without --- and
+            # +++ lines the frontend shows it as the file's summary
+            return NOTEBOOK_SAME, 0, 0
+        a, b = _ended(notebook_lines(old_cells)), _ended(notebook_lines(new_cells))
+    hunks, added, removed = _hunks(a, b, a_keys, b_keys)
+    return f"--- {old}\n+++ {new}\n{hunks}", added, removed
 
 
 def _net(path: str, first: FileChange, last: FileChange) -> FileDiff | None:

@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import json
 import posixpath
-import re
 import shlex
 import time
 import uuid
@@ -30,6 +29,9 @@ from pydantic import BaseModel, Field, field_validator
 
 from ..errors import ToolError, WorkspaceError
 from ..llm.types import ToolSpec
+from ..notebook_text import ANSI as _ANSI
+from ..notebook_text import cell_source as _source
+from ..notebook_text import notebook_lines
 from ..workspaces.base import Workspace
 from .base import Tool, ToolContext, ToolResult, list_from_json
 from .file_tools import (
@@ -51,7 +53,6 @@ MAX_RUN_TIMEOUT_S = 3600
 KERNEL_START_GRACE_S = 90  # on top of timeout_seconds: kernel start-up and writing the copy
 STOP_GRACE_S = 3.0
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
 CellType = Literal["code", "markdown", "raw"]
 
@@ -75,11 +76,6 @@ def parse_notebook(data: bytes) -> Any:
         return nbformat.reads(text, as_version=4)
     except Exception as exc:
         raise ValueError(f"nbformat cannot read it ({exc})") from None
-
-
-def _source(cell: Any) -> str:
-    source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else str(source)
 
 
 def _clip(text: str, max_chars: int = MAX_OUTPUT_CHARS, max_lines: int = MAX_OUTPUT_LINES) -> str:
@@ -433,10 +429,8 @@ def validation_problem(nb: Any) -> str | None:
 
 def as_script(nb: Any) -> str:
     """The cells as ``# %%`` text (sources only), for a readable diff of an edit."""
-    parts = []
-    for cell in nb.cells:  # no index in the header: an insert would "change" every later one
-        parts.append(f"# %% {cell.get('cell_type')} id={cell.get('id')}\n{_source(cell)}")
-    return "\n\n".join(parts) + "\n"
+    # no positions in the headers: an insert would "change" every later one
+    return "\n".join(notebook_lines(nb.cells, positions=False, outputs=False)) + "\n"
 
 
 def _new_notebook() -> Any:

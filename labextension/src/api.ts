@@ -24,13 +24,6 @@ export const IMAGE_TYPES = [
   'image/webp'
 ];
 
-function post<T>(endpoint: string, body: unknown = {}): Promise<T> {
-  return requestAPI<T>(endpoint, {
-    method: 'POST',
-    body: JSON.stringify(body)
-  });
-}
-
 function query(params: Record<string, string | number | undefined>): string {
   const parts = Object.entries(params)
     .filter(([, v]) => v !== undefined)
@@ -57,10 +50,10 @@ export interface ICreateChat {
 }
 
 export const createChat = (body: ICreateChat): Promise<IChatDetail> =>
-  post('chats', body);
+  requestAPI('chats', { method: 'POST', body: JSON.stringify(body) });
 
-export const getChat = (id: string): Promise<IChatDetail> =>
-  requestAPI(`chats/${id}`);
+export const archiveChat = (id: string): Promise<void> =>
+  requestAPI(`chats/${id}`, { method: 'DELETE' });
 
 export interface IUpdateChat {
   title?: string;
@@ -71,20 +64,6 @@ export interface IUpdateChat {
   tool_policy?: Record<string, 'auto' | 'ask' | 'deny'>;
 }
 
-export const updateChat = (
-  id: string,
-  body: IUpdateChat
-): Promise<IChatDetail> =>
-  requestAPI(`chats/${id}`, { method: 'PATCH', body: JSON.stringify(body) });
-
-export const archiveChat = (id: string): Promise<void> =>
-  requestAPI(`chats/${id}`, { method: 'DELETE' });
-
-export const listMessages = (
-  id: string,
-  params: { after?: number; before?: number; limit?: number }
-): Promise<IMessage[]> => requestAPI(`chats/${id}/messages${query(params)}`);
-
 export interface ISendMessage {
   content: string;
   attachments?: string[];
@@ -92,76 +71,111 @@ export interface ISendMessage {
   plan_mode?: boolean;
 }
 
-export const sendMessage = (id: string, body: ISendMessage): Promise<unknown> =>
-  post(`chats/${id}/messages`, body);
+/** How the API is reached: straight over HTTP, or through a kernel (the chat widget). */
+export type Requester = <T>(endpoint: string, init?: RequestInit) => Promise<T>;
 
-export const listQueue = (id: string): Promise<IQueued[]> =>
-  requestAPI(`chats/${id}/queue`);
+/** The verbs of one chat's views, over any `Requester`. */
+export function chatApi(request: Requester) {
+  const post = <T>(endpoint: string, body: unknown = {}): Promise<T> =>
+    request<T>(endpoint, { method: 'POST', body: JSON.stringify(body) });
+  return {
+    getChat: (id: string): Promise<IChatDetail> => request(`chats/${id}`),
+    updateChat: (id: string, body: IUpdateChat): Promise<IChatDetail> =>
+      request(`chats/${id}`, { method: 'PATCH', body: JSON.stringify(body) }),
+    listMessages: (
+      id: string,
+      params: { after?: number; before?: number; limit?: number }
+    ): Promise<IMessage[]> => request(`chats/${id}/messages${query(params)}`),
+    sendMessage: (id: string, body: ISendMessage): Promise<unknown> =>
+      post(`chats/${id}/messages`, body),
+    listQueue: (id: string): Promise<IQueued[]> => request(`chats/${id}/queue`),
+    editQueued: (
+      id: string,
+      queueId: number,
+      content: string
+    ): Promise<IQueued> =>
+      request(`chats/${id}/queue/${queueId}`, {
+        method: 'PATCH',
+        body: JSON.stringify({ content })
+      }),
+    deleteQueued: (id: string, queueId: number): Promise<void> =>
+      request(`chats/${id}/queue/${queueId}`, { method: 'DELETE' }),
+    sendQueuedNow: (id: string, queueId: number): Promise<IChatDetail> =>
+      post(`chats/${id}/queue/${queueId}/send-now`),
+    stopChat: (id: string): Promise<IChatDetail> => post(`chats/${id}/stop`),
+    retryChat: (id: string): Promise<IChatDetail> => post(`chats/${id}/retry`),
+    forkChat: (id: string, messageId: number): Promise<IChatDetail> =>
+      post(`chats/${id}/fork`, { message_id: messageId }),
+    decidePlan: (
+      id: string,
+      decision: 'approve' | 'revise',
+      feedback?: string
+    ): Promise<unknown> => post(`chats/${id}/plan`, { decision, feedback }),
+    answerQuestions: (
+      id: string,
+      questionId: string,
+      answers: string[]
+    ): Promise<unknown> =>
+      post(`chats/${id}/answers`, { question_id: questionId, answers }),
+    decideApproval: (
+      id: string,
+      toolCallId: string,
+      decision: 'allow_once' | 'allow_chat' | 'reject',
+      reason?: string
+    ): Promise<IChatDetail> =>
+      post(`chats/${id}/approvals`, {
+        tool_call_id: toolCallId,
+        decision,
+        reason
+      }),
+    getDiff: (id: string): Promise<{ files: IFileDiff[] }> =>
+      request(`chats/${id}/diff`),
+    revertFiles: (
+      id: string,
+      paths: string[],
+      workspaceId?: string | null
+    ): Promise<{ reverted: string[] }> =>
+      post(`chats/${id}/revert`, {
+        paths,
+        ...(workspaceId ? { workspace_id: workspaceId } : {})
+      }),
+    uploadImage: (file: File): Promise<IAttachment> => {
+      const form = new FormData();
+      form.append('file', file, file.name);
+      return request<IAttachment>('attachments', {
+        method: 'POST',
+        body: form
+      });
+    }
+  };
+}
 
-export const editQueued = (
-  id: string,
-  queueId: number,
-  content: string
-): Promise<IQueued> =>
-  requestAPI(`chats/${id}/queue/${queueId}`, {
-    method: 'PATCH',
-    body: JSON.stringify({ content })
-  });
+export type ChatApi = ReturnType<typeof chatApi>;
 
-export const deleteQueued = (id: string, queueId: number): Promise<void> =>
-  requestAPI(`chats/${id}/queue/${queueId}`, { method: 'DELETE' });
+/** The chat verbs over HTTP, as the panel uses them. */
+export const restApi: ChatApi = chatApi(
+  <T>(endpoint: string, init?: RequestInit) => requestAPI<T>(endpoint, init)
+);
 
-export const sendQueuedNow = (
-  id: string,
-  queueId: number
-): Promise<IChatDetail> => post(`chats/${id}/queue/${queueId}/send-now`);
-
-export const stopChat = (id: string): Promise<IChatDetail> =>
-  post(`chats/${id}/stop`);
-
-export const retryChat = (id: string): Promise<IChatDetail> =>
-  post(`chats/${id}/retry`);
-
-export const forkChat = (id: string, messageId: number): Promise<IChatDetail> =>
-  post(`chats/${id}/fork`, { message_id: messageId });
-
-export const decidePlan = (
-  id: string,
-  decision: 'approve' | 'revise',
-  feedback?: string
-): Promise<unknown> => post(`chats/${id}/plan`, { decision, feedback });
-
-export const answerQuestions = (
-  id: string,
-  questionId: string,
-  answers: string[]
-): Promise<unknown> =>
-  post(`chats/${id}/answers`, { question_id: questionId, answers });
-
-export const decideApproval = (
-  id: string,
-  toolCallId: string,
-  decision: 'allow_once' | 'allow_chat' | 'reject',
-  reason?: string
-): Promise<IChatDetail> =>
-  post(`chats/${id}/approvals`, {
-    tool_call_id: toolCallId,
-    decision,
-    reason
-  });
-
-export const getDiff = (id: string): Promise<{ files: IFileDiff[] }> =>
-  requestAPI(`chats/${id}/diff`);
-
-export const revertFiles = (
-  id: string,
-  paths: string[],
-  workspaceId?: string | null
-): Promise<{ reverted: string[] }> =>
-  post(`chats/${id}/revert`, {
-    paths,
-    ...(workspaceId ? { workspace_id: workspaceId } : {})
-  });
+export const {
+  getChat,
+  updateChat,
+  listMessages,
+  sendMessage,
+  listQueue,
+  editQueued,
+  deleteQueued,
+  sendQueuedNow,
+  stopChat,
+  retryChat,
+  forkChat,
+  decidePlan,
+  answerQuestions,
+  decideApproval,
+  getDiff,
+  revertFiles,
+  uploadImage
+} = restApi;
 
 export const listWorkspaces = (): Promise<IWorkspace[]> =>
   requestAPI('workspaces');
@@ -176,19 +190,6 @@ export function imageProblem(file: File): string | null {
     return `${file.name} is ${mb} MB; images may be at most 10 MB.`;
   }
   return null;
-}
-
-export async function uploadImage(
-  file: File,
-  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
-): Promise<IAttachment> {
-  const form = new FormData();
-  form.append('file', file, file.name);
-  return requestAPI<IAttachment>(
-    'attachments',
-    { method: 'POST', body: form },
-    settings
-  );
 }
 
 /** Where an attachment can be downloaded or shown (same-origin, cookie-authenticated). */

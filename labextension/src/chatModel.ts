@@ -5,9 +5,9 @@
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import * as api from './api';
+import { ChatApi, IUpdateChat, restApi } from './api';
 import { Action, IChatState, initialState, reduce } from './reducer';
-import { ChatStream } from './stream';
+import { ChatStream, IStreamCallbacks } from './stream';
 import { ChatEvent, Effort, IChatDetail } from './types';
 
 /** Messages loaded when a chat opens, and per "load earlier". */
@@ -16,8 +16,30 @@ const LAST_SEQ = 2 ** 31 - 1;
 /** How long a gap in the frames may last before the held ones are applied anyway. */
 const GAP_MS = 1500;
 
+/** Where a chat's live events come from: its WebSocket, or a kernel (the chat widget). */
+export interface IEventSource extends IDisposable {
+  connect(): void;
+}
+
+export interface IChatModelOptions {
+  /** The chat verbs (default: over HTTP). */
+  api?: ChatApi;
+  /** The live events (default: the chat's WebSocket). */
+  events?: (chatId: string, callbacks: IStreamCallbacks) => IEventSource;
+}
+
 export class ChatModel implements IDisposable {
-  constructor(readonly id: string) {}
+  constructor(
+    readonly id: string,
+    options: IChatModelOptions = {}
+  ) {
+    this.api = options.api ?? restApi;
+    this._events =
+      options.events ?? ((id, callbacks) => new ChatStream(id, callbacks));
+  }
+
+  /** The verbs this chat's views use (HTTP, or through a kernel). */
+  readonly api: ChatApi;
 
   get state(): IChatState {
     return this._state;
@@ -39,7 +61,15 @@ export class ChatModel implements IDisposable {
   /** Load the chat and its last page of messages, then follow its events. */
   async open(): Promise<void> {
     await this.refresh();
-    this._stream = new ChatStream(this.id, {
+    this.follow();
+  }
+
+  /** Follow the chat's live events (once). */
+  follow(): void {
+    if (this._stream !== null || this._disposed) {
+      return;
+    }
+    this._stream = this._events(this.id, {
       onEvents: events => this._onEvents(events),
       onOpen: reconnected => {
         this._connected = true;
@@ -64,9 +94,9 @@ export class ChatModel implements IDisposable {
   async refresh(): Promise<void> {
     await this._guard(async () => {
       const [chat, messages, queue] = await Promise.all([
-        api.getChat(this.id),
-        api.listMessages(this.id, { before: LAST_SEQ, limit: PAGE }),
-        api.listQueue(this.id)
+        this.api.getChat(this.id),
+        this.api.listMessages(this.id, { before: LAST_SEQ, limit: PAGE }),
+        this.api.listQueue(this.id)
       ]);
       this.dispatch({
         type: 'loaded',
@@ -86,7 +116,7 @@ export class ChatModel implements IDisposable {
     this._loadingEarlier = true;
     try {
       await this._guard(async () => {
-        const messages = await api.listMessages(this.id, {
+        const messages = await this.api.listMessages(this.id, {
           before: first.seq,
           limit: PAGE
         });
@@ -120,7 +150,7 @@ export class ChatModel implements IDisposable {
     } = {}
   ): Promise<boolean> {
     return this._guard(() =>
-      api.sendMessage(this.id, {
+      this.api.sendMessage(this.id, {
         content,
         attachments: options.attachments,
         reasoning_effort: options.effort,
@@ -130,42 +160,44 @@ export class ChatModel implements IDisposable {
   }
 
   stop(): Promise<boolean> {
-    return this._act(() => api.stopChat(this.id));
+    return this._act(() => this.api.stopChat(this.id));
   }
 
   retry(): Promise<boolean> {
-    return this._act(() => api.retryChat(this.id));
+    return this._act(() => this.api.retryChat(this.id));
   }
 
   rename(title: string): Promise<boolean> {
-    return this._act(() => api.updateChat(this.id, { title }));
+    return this._act(() => this.api.updateChat(this.id, { title }));
   }
 
-  update(body: api.IUpdateChat): Promise<boolean> {
-    return this._act(() => api.updateChat(this.id, body));
+  update(body: IUpdateChat): Promise<boolean> {
+    return this._act(() => this.api.updateChat(this.id, body));
   }
 
   editQueued(queueId: number, content: string): Promise<boolean> {
-    return this._guard(() => api.editQueued(this.id, queueId, content));
+    return this._guard(() => this.api.editQueued(this.id, queueId, content));
   }
 
   deleteQueued(queueId: number): Promise<boolean> {
-    return this._guard(() => api.deleteQueued(this.id, queueId));
+    return this._guard(() => this.api.deleteQueued(this.id, queueId));
   }
 
   sendQueuedNow(queueId: number): Promise<boolean> {
-    return this._act(() => api.sendQueuedNow(this.id, queueId));
+    return this._act(() => this.api.sendQueuedNow(this.id, queueId));
   }
 
   decidePlan(
     decision: 'approve' | 'revise',
     feedback?: string
   ): Promise<boolean> {
-    return this._guard(() => api.decidePlan(this.id, decision, feedback));
+    return this._guard(() => this.api.decidePlan(this.id, decision, feedback));
   }
 
   answer(questionId: string, answers: string[]): Promise<boolean> {
-    return this._guard(() => api.answerQuestions(this.id, questionId, answers));
+    return this._guard(() =>
+      this.api.answerQuestions(this.id, questionId, answers)
+    );
   }
 
   decideApproval(
@@ -174,7 +206,7 @@ export class ChatModel implements IDisposable {
     reason?: string
   ): Promise<boolean> {
     return this._act(() =>
-      api.decideApproval(this.id, toolCallId, decision, reason)
+      this.api.decideApproval(this.id, toolCallId, decision, reason)
     );
   }
 
@@ -182,7 +214,7 @@ export class ChatModel implements IDisposable {
   async fork(messageId: number): Promise<string | null> {
     let id: string | null = null;
     await this._guard(async () => {
-      id = (await api.forkChat(this.id, messageId)).id;
+      id = (await this.api.forkChat(this.id, messageId)).id;
     });
     return id;
   }
@@ -219,9 +251,9 @@ export class ChatModel implements IDisposable {
     const last = this._state.messages[this._state.messages.length - 1];
     await this._guard(async () => {
       const [chat, messages, queue] = await Promise.all([
-        api.getChat(this.id),
-        api.listMessages(this.id, { after: last?.seq ?? 0, limit: 5000 }),
-        api.listQueue(this.id)
+        this.api.getChat(this.id),
+        this.api.listMessages(this.id, { after: last?.seq ?? 0, limit: 5000 }),
+        this.api.listQueue(this.id)
       ]);
       this.dispatch({ type: 'messages', messages });
       this.dispatch({
@@ -238,7 +270,7 @@ export class ChatModel implements IDisposable {
     clearTimeout(this._childTimer);
     this._childTimer = setTimeout(() => {
       void this._guard(async () => {
-        this.dispatch({ type: 'chat', chat: await api.getChat(this.id) });
+        this.dispatch({ type: 'chat', chat: await this.api.getChat(this.id) });
       });
     }, 250);
   }
@@ -276,7 +308,8 @@ export class ChatModel implements IDisposable {
 
   private _state: IChatState = initialState();
   private _changed = new Signal<this, IChatState>(this);
-  private _stream: ChatStream | null = null;
+  private _stream: IEventSource | null = null;
+  private _events: NonNullable<IChatModelOptions['events']>;
   private _problem: string | null = null;
   private _connected = false;
   private _disposed = false;

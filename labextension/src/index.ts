@@ -23,6 +23,7 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { cellPrompt, selectionPrompt } from './ask';
+import { widgetPlugin } from './chatWidget';
 import { IAgentsContext } from './components/context';
 import { agentsIcon } from './icons';
 import { AgentsService, DEFAULT_PREFERENCES, IPreferences } from './service';
@@ -335,5 +336,5 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default plugin;
+export default [plugin, widgetPlugin];
 export { requestAPI, ResponseError } from './request';

@@ -105,6 +105,14 @@ export class AgentsService implements IDisposable {
     this._changed.emit();
   }
 
+  /** Take models and workspaces as given (the chat widget gets them through its kernel). */
+  useSnapshot(models: IModel[], workspaces: IWorkspace[]): void {
+    this._models = models;
+    this._workspaces = workspaces.filter(w => w.status !== 'deleted');
+    this._loaded = true;
+    this._changed.emit();
+  }
+
   /** Reload the workspaces (at most once per second: several views may ask at once). */
   async refreshWorkspaces(): Promise<void> {
     const now = Date.now();

@@ -33,6 +33,10 @@ export class ChatStream {
     private readonly settings: ServerConnection.ISettings = ServerConnection.makeSettings()
   ) {}
 
+  get isDisposed(): boolean {
+    return this._disposed;
+  }
+
   get isOpen(): boolean {
     return this._socket?.readyState === WebSocket.OPEN;
   }

@@ -207,3 +207,60 @@ class TestOwnership:
         assert (jp_root_dir / "a.txt").exists()
         assert (await alice.ok("POST", revert, {"paths": ["a.txt"]})) == {"reverted": ["a.txt"]}
         assert not (jp_root_dir / "a.txt").exists()
+
+
+async def test_a_notebooks_diff_shows_its_cells(api, fake_llm, jp_root_dir: Path) -> None:
+    # Given a notebook with two cells, and a chat that rewrites the code cell with edit_notebook
+    nb = {
+        "cells": [
+            {"cell_type": "markdown", "id": "intro", "metadata": {}, "source": ["# Sums"]},
+            {
+                "cell_type": "code",
+                "id": "sum",
+                "metadata": {},
+                "execution_count": 1,
+                "outputs": [{"output_type": "stream", "name": "stdout", "text": ["3\n"]}],
+                "source": ["total = 1 + 2\n", "print(total)"],
+            },
+        ],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    (jp_root_dir / "sums.ipynb").write_text(json.dumps(nb, indent=1) + "\n")
+    fake_llm.script(
+        "cells",
+        [
+            reply(
+                tool_call(
+                    "edit_notebook",
+                    {
+                        "path": "sums.ipynb",
+                        "edits": [
+                            {
+                                "op": "replace",
+                                "cell_id": "sum",
+                                "source": "total = 2 + 2\nprint(total)",
+                            }
+                        ],
+                    },
+                )
+            ),
+            reply(text("Done.")),
+        ],
+    )
+    chat = await api.chat("Fix the sum #cells")
+    done = await api.wait(chat["id"])
+    assert done["status"] == "waiting", done["error"]
+
+    # When its diff is asked for
+    [change] = (await api.ok("GET", f"chats/{chat['id']}/diff"))["files"]
+
+    # Then it shows the cell's code changing (and its cleared output), not the JSON
+    assert change["path"] == "sums.ipynb" and change["status"] == "modified"
+    diff = change["diff"]
+    assert diff.startswith("--- a/sums.ipynb\n+++ b/sums.ipynb\n@@ ")
+    assert " # %% [code] cell 1 (id sum)\n-total = 1 + 2\n+total = 2 + 2\n print(total)\n" in diff
+    assert "-# -> output: 1 line of stdout\n" in diff
+    assert '"source": [' not in diff and '"cell_type"' not in diff
+    assert (change["additions"], change["deletions"]) == (1, 2)

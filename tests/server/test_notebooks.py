@@ -178,8 +178,27 @@ def check_notebook_editing(nb: Any, shown: str, server: JupyterProcess, fake_llm
     assert "Status: waiting" in shown
 
 
+def check_widget_tour(nb: Any, shown: str, server: JupyterProcess, fake_llm: FakeLLM) -> None:
+    # The chat cell and the %%agent cell show the live widget with its static snapshot
+    views = [
+        out["data"]
+        for cell in nb.cells
+        for out in cell.get("outputs", [])
+        if "application/vnd.jupyter.widget-view+json" in out.get("data", {})
+    ]
+    assert len(views) == 2, views
+    for data in views:
+        assert "coder-agents-snapshot" in data["text/html"]
+    # the %%agent cell's snapshot was brought up to date when its turn ended
+    assert "You asked: In one sentence: what is a pandas DataFrame?" in views[1]["text/html"]
+    assert "waiting" in shown and "messages in the view" in shown
+    last = nb.cells[-1].outputs
+    assert last and "You asked: In one sentence" in last[0]["data"]["text/markdown"]
+
+
 CHECKS: dict[str, Callable[[Any, str, JupyterProcess, FakeLLM], None]] = {
     "quickstart.ipynb": check_quickstart,
     "batch.ipynb": check_batch,
     "notebook_editing.ipynb": check_notebook_editing,
+    "widget_tour.ipynb": check_widget_tour,
 }

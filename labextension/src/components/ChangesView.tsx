@@ -10,7 +10,7 @@ import {
 } from '@jupyterlab/ui-components';
 import React, { useCallback, useEffect, useId, useRef, useState } from 'react';
 
-import { getDiff, ResponseError, revertFiles } from '../api';
+import { ResponseError, restApi } from '../api';
 import { IFileDiff } from '../types';
 import { useAgents } from './context';
 import { DiffCounts, DiffView } from './DiffView';
@@ -30,7 +30,7 @@ export function ChangesView(props: {
   chatId: string;
   onClose?: () => void;
 }): JSX.Element {
-  const { trans } = useAgents();
+  const { trans, api = restApi } = useAgents();
   const { chatId, onClose } = props;
   const [files, setFiles] = useState<IFileDiff[] | null>(null);
   const [loading, setLoading] = useState(false);
@@ -50,7 +50,7 @@ export function ChangesView(props: {
     const mine = ++request.current;
     setLoading(true);
     try {
-      const reply = await getDiff(chatId);
+      const reply = await api.getDiff(chatId);
       if (mounted.current && mine === request.current) {
         setFiles(reply.files);
         setProblem(null);
@@ -172,7 +172,7 @@ function ChangeItem(props: {
   showWorkspace: boolean;
   onReverted: () => void;
 }): JSX.Element {
-  const { trans, openFile } = useAgents();
+  const { trans, openFile, api = restApi } = useAgents();
   const { file, open } = props;
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState(false);
@@ -190,7 +190,7 @@ function ChangeItem(props: {
     setBusy(true);
     setProblem(null);
     try {
-      await revertFiles(props.chatId, [file.path], file.workspace_id);
+      await api.revertFiles(props.chatId, [file.path], file.workspace_id);
       setConfirming(false);
       props.onReverted();
     } catch (error) {

@@ -130,6 +130,7 @@ export function ChatView(props: {
     const children = state.chat?.children ?? [];
     return {
       ...base,
+      api: model.api,
       chatInfo: (id: string) => children.find(c => c.id === id),
       openFile:
         open && local
@@ -141,7 +142,7 @@ export function ChatView(props: {
               )
           : undefined
     };
-  }, [base, workspace?.kind, workspace?.path, state.chat?.children]);
+  }, [base, model, workspace?.kind, workspace?.path, state.chat?.children]);
 
   useEffect(() => {
     if (state.chat) {

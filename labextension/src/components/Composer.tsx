@@ -52,7 +52,7 @@ export function Composer(props: {
   autoFocus?: boolean;
 }): JSX.Element {
   const { model, onCreated } = props;
-  const { service, trans } = useAgents();
+  const { service, trans, api: ctxApi } = useAgents();
   useRerenderOn(service, model);
 
   const chat = model?.state.chat ?? null;
@@ -218,7 +218,7 @@ export function Composer(props: {
         setChips(current =>
           current.map(c => (c.key === chip.key ? { ...c, ...patch } : c))
         );
-      const upload = uploadImage(chip.file)
+      const upload = (ctxApi?.uploadImage ?? uploadImage)(chip.file)
         .then(
           attachment => update({ status: 'done', id: attachment.id }),
           error =>

@@ -6,6 +6,7 @@ import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { nullTranslator, TranslationBundle } from '@jupyterlab/translation';
 import React from 'react';
 
+import { ChatApi } from '../api';
 import { AgentsService } from '../service';
 import { IChat } from '../types';
 
@@ -21,6 +22,8 @@ export interface IAgentsContext {
   openFile?(path: string): void;
   /** Language of a file for syntax highlighting (CodeMirror), when JupyterLab knows it. */
   languageFor?(path: string): Promise<unknown | null>;
+  /** The open chat's verbs (over HTTP, or through a kernel for the chat widget). */
+  api?: ChatApi;
   /** What the open chat knows of a chat of its tree (sub-agents: live title and status). */
   chatInfo?(chatId: string): IChat | undefined;
   /** CodeMirror extensions that style an editor like JupyterLab's own (theme, highlighting). */
