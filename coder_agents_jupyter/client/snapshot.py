@@ -54,12 +54,14 @@ def _clip(text: str, limit: int) -> str:
 
 
 def _markdown(text: str) -> str:
-    """Markdown as HTML (mistune comes with nbconvert), else the text as it is."""
+    """Markdown as HTML with any raw HTML in it escaped (mistune comes with nbconvert), else
+    the text as it is."""
     text = _clip(text, MAX_TEXT)
     try:
         import mistune
 
-        return str(mistune.html(html.escape(text, quote=False)))
+        render = mistune.create_markdown(escape=True, plugins=["strikethrough", "table"])
+        return str(render(text))
     except Exception:  # no mistune, or a mistune of another major version
         return f'<div style="white-space: pre-wrap">{html.escape(text)}</div>'
 
