@@ -135,6 +135,17 @@ class ApprovalEvent(_Event):
     input: dict[str, Any]
 
 
+class ClientToolEvent(_Event):
+    """A tool call the user's own client must run (the live kernel of ``notebook``); the chat
+    is ``requires_action`` until ``POST tool-results`` delivered its result."""
+
+    type: Literal["client_tool"] = "client_tool"
+    tool_call_id: str
+    name: str
+    input: dict[str, Any]
+    notebook: str
+
+
 class NoticeEvent(_Event):
     """Something users should know that is not an error (e.g. the model was switched)."""
 
@@ -164,6 +175,7 @@ ChatEvent = (
     | PlanEvent
     | QuestionEvent
     | ApprovalEvent
+    | ClientToolEvent
     | NoticeEvent
     | ChildEvent
 )

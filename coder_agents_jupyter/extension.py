@@ -37,6 +37,7 @@ POLICY = (
     "templates",
     "default_workspace",
     "tool_policy",
+    "kernel_tools",
 )
 """The traits an admin may change while the server runs (see ``reload_policy``)."""
 
@@ -89,6 +90,13 @@ class CoderAgents(ExtensionApp):
         config=True,
         help="Per tool: 'auto' (runs), 'ask' (a person approves each call) or 'deny' (never "
         "offered), e.g. {'execute': 'ask'}. Users may tighten it per chat, never loosen it.",
+    )
+    kernel_tools = Bool(
+        True,
+        config=True,
+        help="Whether users may let the agent inspect variables and run code in the live "
+        "kernel of one of their open notebooks (opt-in per chat; run by their browser). "
+        "False: the kernel tools are never offered.",
     )
     user_groups = Dict(
         config=True,
@@ -166,6 +174,7 @@ class CoderAgents(ExtensionApp):
             "templates": list(v["templates"]),
             "default_workspace": v["default_workspace"],
             "tool_policy": dict(v["tool_policy"]),
+            "kernel_tools": bool(v["kernel_tools"]),
         }
         settings = build_settings(providers=providers, models=models, **common)
         if not settings.available_models():

@@ -215,6 +215,9 @@ class Settings(_Frozen):
     default_workspace: Literal["root", "none"] = "root"
     """``root``: a chat without a workspace works in the Jupyter root folder; ``none``: it
     must get one from a template (the agent is told to call list_templates)."""
+    kernel_tools: bool = True
+    """Whether a chat may be given the user's live notebook kernel (``inspect_kernel``,
+    ``run_in_kernel``, run by the user's browser) once its user consents."""
     secrets: Mapping[str, str] = Field(default_factory=dict, repr=False)
     """Resolved provider keys by provider name. Never serialised, logged or sent anywhere."""
 
@@ -331,6 +334,7 @@ def build_settings(
     templates: list[dict[str, Any]] | None = None,
     default_workspace: str = "root",
     tool_policy: dict[str, str] | None = None,
+    kernel_tools: bool = True,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Validate raw trait values. Raises ``ConfigError`` with the offending key."""
@@ -386,5 +390,6 @@ def build_settings(
         templates=tuple(temps),
         default_workspace=default_workspace,  # type: ignore[arg-type]
         tool_policy=dict(tool_policy or {}),
+        kernel_tools=bool(kernel_tools),
         secrets=secrets,
     )

@@ -30,6 +30,7 @@ from ..db.states import ChatStatus
 from ..errors import ProviderError
 from ..events import (
     ApprovalEvent,
+    ClientToolEvent,
     ErrorEvent,
     MessageEndEvent,
     MessageStartEvent,
@@ -61,7 +62,17 @@ from ..llm.types import (
 )
 from ..settings import ModelSettings
 from ..tools.agent_tools import agent_tools
-from ..tools.base import RecordChange, Tool, ToolContext, ToolResult, invoke_tool, result_budget
+from ..tools.base import (
+    RecordChange,
+    Tool,
+    ToolContext,
+    ToolResult,
+    invoke_tool,
+    parse_args,
+    result_budget,
+    truncate_middle,
+)
+from ..tools.kernel_tools import CLIENT_TOOLS, KERNEL_TOOLS, kernel_block
 from ..tools.plan_tools import WRITE_TOOLS, check_plan_write, plan_path, plan_tools, written_paths
 from ..tools.platform_tools import platform_tools
 from ..tools.skill_tools import (
@@ -304,6 +315,7 @@ class ChatRun:
             else ""
         )
         context = (await self._workspace_context()).prompt_block() if with_tools else ""
+        tools = self._tools() if with_tools else []
         if self._chat is not None and self._chat.parent_id is not None:
             context = "\n\n".join(
                 filter(None, [prompts.subagent_block(self._chat.agent_type), context])
@@ -315,6 +327,7 @@ class ChatRun:
                     self.rt.settings.system_prompt,
                     prompts.runtime_block(workspace_root),
                     context,
+                    self._kernel_prompt(tools),
                     plan,
                 ],
             )
@@ -324,7 +337,7 @@ class ChatRun:
             model=model.vendor_model,
             system=system,
             messages=messages + (extra or []),
-            tools=[t.spec() for t in self._tools()] if with_tools else [],
+            tools=[t.spec() for t in tools],
             max_output_tokens=model.max_output_tokens,
             temperature=model.temperature,
             reasoning_effort=model.effort(self._chat.reasoning_effort if self._chat else None),
@@ -452,9 +465,19 @@ class ChatRun:
         )
         tools = {t.name: t for t in self._tools()}
         refusals = await self._approvals(calls)
+        client: dict[str, dict[str, Any]] = {}  # call id -> the arguments the client gets
+        for call in calls:
+            if call.name in CLIENT_TOOLS and call.name in tools and call.id not in refusals:
+                args = parse_args(tools[call.name], call.input)
+                if isinstance(args, ToolResult):
+                    refusals[call.id] = args.content
+                else:
+                    client[call.id] = args.model_dump()
 
         async def one(call: ToolCallBlock) -> None:
             self.publish(ToolCallEvent(id=call.id, name=call.name, input=call.input))
+            if call.id in client:
+                return  # the user's client runs it (``_client_tools``)
 
             async def progress(text: str) -> None:
                 self.publish(ToolProgressEvent(tool_call_id=call.id, text=text))
@@ -475,7 +498,10 @@ class ChatRun:
                 )
             )
 
-        await asyncio.gather(*(one(c) for c in calls))
+        client_calls = [c for c in calls if c.id in client]
+        await asyncio.gather(
+            *(one(c) for c in calls), self._client_tools(client_calls, client, ctx.result_budget)
+        )
         results, self.step = self.step.results, _Step()
         self.save("tool", self._result_blocks(calls, results, ""))
         return await self._hand_over(calls, results)
@@ -555,6 +581,47 @@ class ChatRun:
                 refusals[call.id] = f"The user rejected this call: {reason}"
         return refusals
 
+    async def _client_tools(
+        self, calls: list[ToolCallBlock], inputs: dict[str, dict[str, Any]], budget: int
+    ) -> None:
+        """Hand ``calls`` to the user's client (their notebook's kernel) and wait, like an
+        approval, until it posted every result; a stop cancels the wait like any tool."""
+        if not calls:
+            return
+        notebook = str(((self._chat.kernel if self._chat else None) or {}).get("notebook", ""))
+        pending = [
+            {"tool_call_id": c.id, "name": c.name, "input": inputs[c.id], "notebook": notebook}
+            for c in calls
+        ]
+        await self.flush()  # the calls are in the history before the client runs them
+        await self.rt.store.await_client_tools(self.chat_id, pending)
+        for item in pending:
+            self.publish(ClientToolEvent(**item))
+        while True:
+            chat = await self.rt.store.load(self.chat_id)
+            awaiting = chat.awaiting or {}
+            results = awaiting.get("results", {}) if awaiting.get("kind") == "client_tool" else {}
+            if all(c.id in results for c in calls):
+                break
+            await self.rt.bus.wait_for_change(self.chat_id, timeout=1.0)
+        await self.rt.store.set_awaiting(self.chat_id, None)
+        for call in calls:
+            raw = results[call.id]
+            result = ToolResult(
+                content=truncate_middle(
+                    str(raw.get("content", "")),
+                    budget,
+                    hint="inspect fewer names or print less",
+                ),
+                is_error=bool(raw.get("is_error")),
+            )
+            self.step.results[call.id] = result
+            self.publish(
+                ToolResultEvent(
+                    tool_call_id=call.id, content=result.content, is_error=result.is_error
+                )
+            )
+
     @staticmethod
     def _result_blocks(
         calls: list[ToolCallBlock], results: dict[str, ToolResult], missing: str
@@ -580,9 +647,23 @@ class ChatRun:
             tools += AGENT_TOOLS
             if self._platform_templates():
                 tools += PLATFORM_TOOLS
+            if self._kernel_notebook():
+                tools += KERNEL_TOOLS
         elif chat.agent_type == "explore":
             tools = [t for t in tools if t.name in EXPLORE_TOOLS]
         return policy.offered(tools, PLAN_TOOLS, self.rt.settings, chat)
+
+    def _kernel_notebook(self) -> str:
+        """The notebook whose kernel this chat may use: consented to by its user, allowed
+        by the admin, root chats only; else ""."""
+        chat = self._chat
+        if chat is None or chat.parent_id is not None or not self.rt.settings.kernel_tools:
+            return ""
+        return str((chat.kernel or {}).get("notebook") or "")
+
+    def _kernel_prompt(self, tools: list[Tool]) -> str:
+        offered = [t.name for t in tools if t.name in CLIENT_TOOLS]
+        return kernel_block(self._kernel_notebook(), offered) if offered else ""
 
     def _platform_templates(self) -> bool:
         groups = (self._chat.owner_info or {}).get("groups", ()) if self._chat else ()

@@ -160,7 +160,12 @@ class ChatService:
         reasoning_effort: str | None = None,
         workspace_id: str | None = None,
         tool_policy: dict[str, str] | None = None,
+        kernel: dict[str, Any] | None = None,
+        set_kernel: bool = False,
     ) -> Chat:
+        """``set_kernel``: give (``kernel``) or take back (None) the kernel consent."""
+        if set_kernel:
+            await self._check_kernel(caller, chat_id, kernel)
         if workspace_id is not None:
             await self.store.get_workspace(caller, workspace_id)
         if tool_policy is not None:
@@ -173,6 +178,8 @@ class ChatService:
             self.pick_effort(chosen, reasoning_effort)
         if title is not None and not title.strip():
             raise BadRequest("The title is empty.")
+        if set_kernel:
+            await self.store.set_kernel(caller, chat_id, kernel)
         return await self.store.update_chat(
             caller,
             chat_id,
@@ -182,6 +189,20 @@ class ChatService:
             reasoning_effort=reasoning_effort,
             workspace_id=workspace_id,
         )
+
+    async def _check_kernel(
+        self, caller: Caller, chat_id: str, kernel: dict[str, Any] | None
+    ) -> None:
+        chat = await self.store.get_chat(caller, chat_id)
+        if kernel is None:
+            return
+        if not self.rt.settings.kernel_tools:
+            raise Conflict(
+                "The kernel tools are turned off on this server (c.CoderAgents.kernel_tools = "
+                "False): the agent cannot use a notebook's kernel."
+            )
+        if chat.parent_id is not None:
+            raise BadRequest("Only a top-level chat can be given a notebook's kernel.")
 
     # ----- answering the agent -----
 
@@ -398,6 +419,7 @@ def _chat_fields(chat: Chat, usage: dict[str, int]) -> dict[str, Any]:
         "reasoning_effort": chat.reasoning_effort,
         "awaiting": chat.awaiting,
         "tool_policy": chat.tool_policy,
+        "kernel": chat.kernel,
         "archived": chat.archived,
         "error": chat.error,
         "usage": usage,

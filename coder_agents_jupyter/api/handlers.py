@@ -237,6 +237,8 @@ class ChatHandler(BaseHandler):
             reasoning_effort=body.reasoning_effort,
             workspace_id=body.workspace_id,
             tool_policy=body.tool_policy,
+            kernel=body.kernel.model_dump() if body.kernel else None,
+            set_kernel="kernel" in body.model_fields_set,
         )
         self.reply(await self.service.chat_json(chat))
 
@@ -347,6 +349,16 @@ class ApprovalsHandler(BaseHandler):
         body = self.body(schemas.ApprovalDecision)
         chat = await self.service.store.decide_approval(
             self.caller(), chat_id, body.tool_call_id, body.decision, body.reason
+        )
+        self.reply(await self.service.chat_json(chat))
+
+
+class ToolResultsHandler(BaseHandler):
+    @api_verb
+    async def post(self, chat_id: str) -> None:
+        body = self.body(schemas.ClientToolResult)
+        chat = await self.service.store.record_tool_result(
+            self.caller(), chat_id, body.tool_call_id, body.content, body.is_error
         )
         self.reply(await self.service.chat_json(chat))
 
@@ -535,6 +547,7 @@ def routes() -> list[tuple[str, type[web.RequestHandler]]]:
         (rf"{PREFIX}/chats/{ANY_ID}/plan", PlanHandler),
         (rf"{PREFIX}/chats/{ANY_ID}/answers", AnswersHandler),
         (rf"{PREFIX}/chats/{ANY_ID}/approvals", ApprovalsHandler),
+        (rf"{PREFIX}/chats/{ANY_ID}/tool-results", ToolResultsHandler),
         *change_routes(),
         (rf"{PREFIX}/chats/{ANY_ID}/events", EventsSocket),
         (rf"{PREFIX}/attachments", AttachmentsHandler),

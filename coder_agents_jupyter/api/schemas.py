@@ -29,6 +29,12 @@ class CreateChat(_Body):
     attachments: list[str] = Field(default_factory=list, max_length=20)
 
 
+class KernelConsent(_Body):
+    notebook: str = Field(min_length=1, max_length=4096)
+    """The path (as JupyterLab names it) of the open notebook whose live kernel the agent
+    may inspect and run code in."""
+
+
 class UpdateChat(_Body):
     title: str | None = Field(default=None, max_length=200)
     model: str | None = None
@@ -38,6 +44,9 @@ class UpdateChat(_Body):
     """Tighten the admin's tool policy for this chat (looser choices have no effect)."""
     plan_mode: bool | None = None
     reasoning_effort: Effort | None = None
+    kernel: KernelConsent | None = None
+    """Let the agent use the live kernel of this notebook (``inspect_kernel``,
+    ``run_in_kernel``, run by your browser); null takes the consent back."""
 
 
 class SendMessage(_Body):
@@ -66,6 +75,13 @@ class ApprovalDecision(_Body):
     tool_call_id: str
     decision: Literal["allow_once", "allow_chat", "reject"]
     reason: str | None = Field(default=None, max_length=10_000)
+
+
+class ClientToolResult(_Body):
+    tool_call_id: str = Field(min_length=1, max_length=200)
+    content: str = Field(max_length=1_000_000)
+    """What the tool produced, as the model should read it."""
+    is_error: bool = False
 
 
 class Fork(_Body):
@@ -135,8 +151,11 @@ class ChatSummary(BaseModel):
     plan_mode: bool
     reasoning_effort: Effort | None
     awaiting: dict[str, Any] | None
-    """What the chat waits for from its user: a plan decision, answers or approvals."""
+    """What the chat waits for from its user: a plan decision, answers, approvals or the
+    results of tools their client runs (``kind: client_tool``)."""
     tool_policy: dict[str, Any] | None
+    kernel: KernelConsent | None
+    """The notebook whose live kernel the agent may use, when its user allowed it."""
     archived: bool
     error: dict[str, Any] | None
     usage: dict[str, int]

@@ -136,6 +136,7 @@ class ChatWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
 
     def __init__(self, chat: Chat, **kwargs: Any) -> None:
         self.api: Api = chat._agents.api
+        self._chat = chat
         chat_id = chat.id
         super().__init__(**kwargs, **self._load(chat_id))
         self.chat_id = chat_id
@@ -164,6 +165,7 @@ class ChatWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         bundle: dict[str, Any] = super()._repr_mimebundle_(**kwargs) or {}
         bundle["text/html"] = self.snapshot()
+        bundle["text/markdown"] = self._chat._repr_markdown_()  # for text-only frontends
         return bundle
 
     def show(self) -> Any:
@@ -184,6 +186,8 @@ class ChatWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
         except AgentsError:
             return
         self.chat, self.messages, self.queue = fresh["chat"], fresh["messages"], fresh["queue"]
+        with contextlib.suppress(AgentsError):
+            self._chat.refresh()
         for handle in self._handles:
             with contextlib.suppress(Exception):
                 handle.update(self._repr_mimebundle_(), raw=True)

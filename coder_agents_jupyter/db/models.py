@@ -69,9 +69,12 @@ class Chat(Base):
     reasoning_effort: Mapped[str | None] = mapped_column(String(20), default=None)
     owner_info: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     awaiting: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
-    """What the chat waits for from its user: ``{"kind": "plan"|"question"|"approval", ...}``."""
+    """What the chat waits for from its user: ``{"kind": ..., ...}`` with kind ``plan``,
+    ``question``, ``approval`` or ``client_tool`` (a tool the user's client runs)."""
     tool_policy: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     """The user's own tightening of the admin's tool policy for this chat (and grants)."""
+    kernel: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    """The user's consent to use a live notebook kernel: ``{"notebook": path}``, or None."""
     """The owner as Jupyter knew them when they last wrote: display name, email, groups."""
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)

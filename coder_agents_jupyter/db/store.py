@@ -665,6 +665,47 @@ class Store:
         self._published(chat)
         return chat
 
+    async def await_client_tools(self, chat_id: str, calls: list[dict[str, Any]]) -> None:
+        """The running turn waits for the user's client to run ``calls`` (their kernel)."""
+        async with self._tx() as s:
+            chat = await self._chat(s, chat_id, None)
+            chat.awaiting = {"kind": "client_tool", "calls": calls, "results": {}}
+            self._transition(chat, S.REQUIRES_ACTION)
+        self._published(chat)
+
+    async def record_tool_result(
+        self, caller: Caller, chat_id: str, tool_call_id: str, content: str, is_error: bool
+    ) -> Chat:
+        """The user's client ran a call the turn waits for; the turn resumes once every call
+        of the step has its result."""
+        async with self._tx() as s:
+            chat = await self._chat(s, chat_id, caller)
+            awaiting = dict(chat.awaiting or {})
+            if awaiting.get("kind") != "client_tool" or chat.status != S.REQUIRES_ACTION:
+                raise Conflict("No tool call in this chat waits for a result from your client.")
+            ids = {c["tool_call_id"] for c in awaiting.get("calls", [])}
+            if tool_call_id not in ids:
+                raise NotFound(f"No tool call {tool_call_id} waits for a result in this chat.")
+            if tool_call_id in awaiting.get("results", {}):
+                raise Conflict(f"The tool call {tool_call_id} already has its result.")
+            results = {
+                **awaiting.get("results", {}),
+                tool_call_id: {"content": content, "is_error": is_error},
+            }
+            chat.awaiting = {**awaiting, "results": results}
+            if set(results) >= ids:
+                self._transition(chat, S.RUNNING)
+        self._published(chat)
+        return chat
+
+    async def set_kernel(self, caller: Caller, chat_id: str, kernel: dict[str, Any] | None) -> Chat:
+        """Give (or, with None, take back) the chat's consent to use a notebook's kernel."""
+        async with self._tx() as s:
+            chat = await self._chat(s, chat_id, caller)
+            chat.kernel = kernel
+            chat.updated_at = utcnow()
+        return chat
+
     async def switch_model(self, chat_id: str, model: str) -> None:
         """The worker moves a chat whose model an admin disabled to the default one."""
         async with self._tx() as s:

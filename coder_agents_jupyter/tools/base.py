@@ -142,6 +142,21 @@ def _describe_validation_error(tool: str, exc: ValidationError) -> str:
     return f"Invalid arguments for {tool}: " + "; ".join(problems)
 
 
+def parse_args(tool: Tool, raw_input: Any) -> BaseModel | ToolResult:
+    """A call's arguments validated by the tool's ``Args``, or the error result to give back."""
+    if isinstance(raw_input, str):  # some models send the arguments as a JSON string
+        try:
+            raw_input = json.loads(raw_input)
+        except json.JSONDecodeError:
+            return ToolResult(
+                content=f"Invalid arguments for {tool.name}: not a JSON object.", is_error=True
+            )
+    try:
+        return tool.Args.model_validate(raw_input)
+    except ValidationError as exc:
+        return ToolResult(content=_describe_validation_error(tool.name, exc), is_error=True)
+
+
 async def invoke_tool(
     tools: dict[str, Tool], name: str, raw_input: dict[str, Any], ctx: ToolContext
 ) -> ToolResult:
@@ -152,17 +167,9 @@ async def invoke_tool(
         return ToolResult(
             content=f"Tool not found: {name}. Available tools: {available}.", is_error=True
         )
-    if isinstance(raw_input, str):  # some models send the arguments as a JSON string
-        try:
-            raw_input = json.loads(raw_input)
-        except json.JSONDecodeError:
-            return ToolResult(
-                content=f"Invalid arguments for {name}: not a JSON object.", is_error=True
-            )
-    try:
-        args = tool.Args.model_validate(raw_input)
-    except ValidationError as exc:
-        return ToolResult(content=_describe_validation_error(name, exc), is_error=True)
+    args = parse_args(tool, raw_input)
+    if isinstance(args, ToolResult):
+        return args
     try:
         result = await tool.run(ctx, args)
     except (ToolError, WorkspaceError) as exc:

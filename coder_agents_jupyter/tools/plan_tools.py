@@ -15,7 +15,14 @@ from .base import Tool, ToolContext, ToolResult
 PLAN_DIR = ".coder-agents/plans"
 MAX_PLAN_BYTES = 32 * 1024
 READ_ONLY_IN_PLAN = frozenset(
-    {"process_list", "process_signal", "attach_file", "edit_notebook", "run_notebook"}
+    {
+        "process_list",
+        "process_signal",
+        "attach_file",
+        "edit_notebook",
+        "run_notebook",
+        "run_in_kernel",
+    }
 )
 """Tools hidden in plan mode (besides the writes, which are confined to the plan file)."""
 WRITE_TOOLS = frozenset({"write_file", "edit_files"})

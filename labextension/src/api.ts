@@ -62,6 +62,14 @@ export interface IUpdateChat {
   plan_mode?: boolean;
   reasoning_effort?: Effort;
   tool_policy?: Record<string, 'auto' | 'ask' | 'deny'>;
+  kernel?: { notebook: string } | null;
+}
+
+/** The result of a tool call the page ran (`POST chats/{id}/tool-results`). */
+export interface IToolResultBody {
+  tool_call_id: string;
+  content: string;
+  is_error: boolean;
 }
 
 export interface ISendMessage {
@@ -139,6 +147,8 @@ export function chatApi(request: Requester) {
         paths,
         ...(workspaceId ? { workspace_id: workspaceId } : {})
       }),
+    postToolResult: (id: string, body: IToolResultBody): Promise<IChatDetail> =>
+      post(`chats/${id}/tool-results`, body),
     uploadImage: (file: File): Promise<IAttachment> => {
       const form = new FormData();
       form.append('file', file, file.name);

@@ -8,7 +8,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { ChatApi, IUpdateChat, restApi } from './api';
 import { Action, IChatState, initialState, reduce } from './reducer';
 import { ChatStream, IStreamCallbacks } from './stream';
-import { ChatEvent, Effort, IChatDetail } from './types';
+import { Awaiting, ChatEvent, Effort, IChatDetail } from './types';
 
 /** Messages loaded when a chat opens, and per "load earlier". */
 export const PAGE = 200;
@@ -21,7 +21,15 @@ export interface IEventSource extends IDisposable {
   connect(): void;
 }
 
+/** Runs the tool calls a chat waits for the page to run (the user's live kernel). */
+export type ClientToolRunner = (
+  model: ChatModel,
+  awaiting: Extract<Awaiting, { kind: 'client_tool' }>
+) => void;
+
 export interface IChatModelOptions {
+  /** Runs client-side tool calls (the panel passes the notebook kernel runner). */
+  clientTools?: ClientToolRunner;
   /** The chat verbs (default: over HTTP). */
   api?: ChatApi;
   /** The live events (default: the chat's WebSocket). */
@@ -36,6 +44,7 @@ export class ChatModel implements IDisposable {
     this.api = options.api ?? restApi;
     this._events =
       options.events ?? ((id, callbacks) => new ChatStream(id, callbacks));
+    this._clientTools = options.clientTools ?? null;
   }
 
   /** The verbs this chat's views use (HTTP, or through a kernel). */
@@ -301,8 +310,13 @@ export class ChatModel implements IDisposable {
   }
 
   private _emit(): void {
-    if (!this._disposed) {
-      this._changed.emit(this._state);
+    if (this._disposed) {
+      return;
+    }
+    this._changed.emit(this._state);
+    const awaiting = this._state.chat?.awaiting;
+    if (awaiting?.kind === 'client_tool' && this._clientTools !== null) {
+      this._clientTools(this, awaiting); // the runner takes each call once
     }
   }
 
@@ -310,6 +324,7 @@ export class ChatModel implements IDisposable {
   private _changed = new Signal<this, IChatState>(this);
   private _stream: IEventSource | null = null;
   private _events: NonNullable<IChatModelOptions['events']>;
+  private _clientTools: ClientToolRunner | null;
   private _problem: string | null = null;
   private _connected = false;
   private _disposed = false;

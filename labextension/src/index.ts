@@ -23,6 +23,7 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { cellPrompt, selectionPrompt } from './ask';
+import { handleClientTools } from './kernelTools';
 import { widgetPlugin } from './chatWidget';
 import { IAgentsContext } from './components/context';
 import { agentsIcon } from './icons';
@@ -80,6 +81,19 @@ const plugin: JupyterFrontEndPlugin<void> = {
       namespace: 'coder-agents-chat'
     });
     const serverRoot = PageConfig.getOption('serverRoot');
+
+    if (notebooks) {
+      const tracker = notebooks;
+      service.clientTools = (model, awaiting) =>
+        void handleClientTools(model.id, awaiting, tracker, body =>
+          model.api.postToolResult(model.id, body)
+        );
+      service.openNotebooks = () => {
+        const paths: string[] = [];
+        tracker.forEach(panel => paths.push(panel.context.path));
+        return paths;
+      };
+    }
 
     const ctx: IAgentsContext = {
       service,

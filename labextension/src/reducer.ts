@@ -453,6 +453,22 @@ function applyEvent(s: IChatState, event: ChatEvent, now: number): void {
       });
       break;
     }
+    case 'client_tool': {
+      const awaiting = s.chat?.awaiting;
+      const kept = awaiting?.kind === 'client_tool' ? awaiting : null;
+      const { tool_call_id, name, input, notebook } = event;
+      setChat(s, {
+        awaiting: {
+          kind: 'client_tool',
+          calls: [
+            ...(kept?.calls ?? []).filter(c => c.tool_call_id !== tool_call_id),
+            { tool_call_id, name, input, notebook }
+          ],
+          results: kept?.results ?? {}
+        }
+      });
+      break;
+    }
     case 'notice':
       s.notices = [
         ...s.notices,

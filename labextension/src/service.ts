@@ -7,7 +7,7 @@ import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import * as api from './api';
-import { ChatModel } from './chatModel';
+import { ChatModel, ClientToolRunner } from './chatModel';
 import { IChat, IModel, IWorkspace } from './types';
 
 const SEEN_KEY = 'coder-agents-jupyter:seen';
@@ -74,6 +74,12 @@ export class AgentsService implements IDisposable {
   }
 
   isDisposed = false;
+
+  /** Runs tool calls in notebook kernels (set by the plugin when notebooks exist). */
+  clientTools: ClientToolRunner | undefined = undefined;
+
+  /** The paths of the notebooks open now (whose kernels a chat may be allowed to use). */
+  openNotebooks: () => string[] = () => [];
 
   async refresh(): Promise<void> {
     try {
@@ -158,7 +164,7 @@ export class AgentsService implements IDisposable {
   acquire(chatId: string): { model: ChatModel; release: IDisposable } {
     let entry = this._open.get(chatId);
     if (entry === undefined) {
-      const model = new ChatModel(chatId);
+      const model = new ChatModel(chatId, { clientTools: this.clientTools });
       entry = { model, users: 0 };
       this._open.set(chatId, entry);
       void model.open();

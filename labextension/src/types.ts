@@ -65,7 +65,21 @@ export type Awaiting =
       kind: 'approval';
       calls: IApprovalCall[];
       decisions: Record<string, { decision: string; reason?: string }>;
+    }
+  | {
+      /** Tool calls the page runs (the user's live kernel); see kernelTools.ts. */
+      kind: 'client_tool';
+      calls: IClientToolCall[];
+      results: Record<string, { content: string; is_error: boolean }>;
     };
+
+/** A call the chat waits for the page to run, in the kernel of `notebook`. */
+export interface IClientToolCall {
+  tool_call_id: string;
+  name: string;
+  input: Record<string, any>;
+  notebook: string;
+}
 
 export interface IChat {
   id: string;
@@ -82,6 +96,8 @@ export interface IChat {
   reasoning_effort: Effort | null;
   awaiting: Awaiting | null;
   tool_policy: Record<string, string> | null;
+  /** The notebook whose live kernel the user lets the agent use, if any. */
+  kernel: { notebook: string } | null;
   archived: boolean;
   error: IChatError | null;
   usage: IUsage;
@@ -255,6 +271,7 @@ export type ChatEvent = IEventBase &
         input: Record<string, any>;
       }
     | { type: 'notice'; message: string }
+    | ({ type: 'client_tool' } & IClientToolCall)
     | { type: 'child'; child_id: string; status: ChatStatus }
   );
 

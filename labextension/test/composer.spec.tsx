@@ -82,6 +82,7 @@ function chatDetail(status: ChatStatus): IChatDetail {
     reasoning_effort: null,
     awaiting: null,
     tool_policy: null,
+    kernel: null,
     archived: false,
     error: null,
     usage: {},

@@ -16,6 +16,7 @@ const CHAT: IChatDetail = {
   reasoning_effort: null,
   awaiting: null,
   tool_policy: null,
+  kernel: null,
   archived: false,
   error: null,
   usage: { input_tokens: 10, output_tokens: 5 },
@@ -365,6 +366,33 @@ describe('the chat reducer', () => {
     expect(failed.chat?.status).toBe('error');
     expect(failed.chat?.error?.message).toBe('anthropic: invalid key');
     expect(failed.chat?.awaiting).toBeNull();
+  });
+
+  it('collects the calls the page must run in a kernel', () => {
+    const s = run(
+      loaded(),
+      events(
+        frames(
+          100,
+          {
+            type: 'client_tool',
+            tool_call_id: 'k1',
+            name: 'inspect_kernel',
+            input: { names: ['df'] },
+            notebook: 'a.ipynb'
+          },
+          { type: 'status', status: 'requires_action' }
+        )
+      )
+    );
+    const awaiting = s.chat?.awaiting;
+    expect(awaiting?.kind).toBe('client_tool');
+    expect(awaiting?.kind === 'client_tool' && awaiting.calls[0]).toMatchObject(
+      {
+        tool_call_id: 'k1',
+        notebook: 'a.ipynb'
+      }
+    );
   });
 
   it('updates a sub-agent in the tree', () => {

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import struct
+import time
 import zlib
 from pathlib import Path
 from typing import Any
@@ -650,3 +651,48 @@ def test_the_chat_list_searches_opens_in_a_tab_and_archives(
     panel.get_by_role("button", name=f"Archive {first['title']}", exact=True).click()
     expect(items).to_have_count(0)
     assert agents_lab.get_json(f"chats/{first['id']}")["archived"] is True
+
+
+def test_the_agent_uses_a_notebooks_live_kernel_with_consent(
+    agents_lab: AgentsLab, agents_page: Page, screenshots: Path
+) -> None:
+    page = agents_page
+    agents_lab.fake.script(
+        "kernel",
+        [
+            reply(text("Ready when the kernel is.")),
+            reply(
+                tool_call("inspect_kernel", {"names": ["values", "total"]}),
+                tool_call("run_in_kernel", {"code": "print(total * 2)"}),
+            ),
+            reply(text("values holds five numbers; total is 14 and twice that is 28.")),
+        ],
+    )
+    # a notebook with live variables
+    page.locator(".jp-DirListing-item", has_text="analysis.ipynb").dblclick()
+    expect(page.locator(".jp-StatusBar-Widget").filter(has_text="| Idle")).to_have_count(
+        1, timeout=60_000
+    )
+    page.locator(".jp-CodeCell").first.locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Shift+Enter")
+    expect(page.locator(".jp-CodeCell").first.locator(".jp-OutputArea-output")).to_contain_text(
+        "14", timeout=30_000
+    )
+    chat = start_chat(page, "Look at my data #kernel")
+    expect(status_of(chat)).to_have_attribute("data-status", "waiting", timeout=30_000)
+    # the user lets this chat use the notebook's kernel
+    chat.get_by_role("combobox", name="Kernel access", exact=True).select_option("analysis.ipynb")
+    chat_id = chat.get_attribute("data-chat-id")
+    deadline = time.monotonic() + 10
+    while agents_lab.get_json(f"chats/{chat_id}")["kernel"] is None:
+        assert time.monotonic() < deadline, "the consent was not saved"
+        time.sleep(0.2)
+    box = chat.get_by_role("textbox", name="Message", exact=True)
+    box.fill("What is in my variables?")
+    box.press("Enter")
+    conversation = chat.locator(".jp-CoderAgents-conversation")
+    expect(conversation).to_contain_text("twice that is 28", timeout=30_000)
+    shot(page, screenshots, "kernel-tools")
+    # the model read the kernel's answers
+    last = json.dumps(agents_lab.fake.requests_for("kernel")[-1].body)
+    assert "[3, 1, 4, 1, 5]" in last and "28" in last

@@ -39,20 +39,34 @@ def write_notebook(lab: AgentsLab, name: str, prompt: str) -> Path:
     return path
 
 
-def wait_for_idle_kernel(lab: AgentsLab, timeout: float = 60) -> None:
-    """Until a kernel exists and is idle: "Run All" while it still connects does nothing."""
+def wait_for_idle_kernel(page: Page, lab: AgentsLab, notebook: str, timeout: float = 60) -> None:
+    """Until the notebook's own kernel is idle and its cells are on the page: "Run All"
+    while the kernel still connects does nothing."""
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=timeout * 1000)
     deadline = time.monotonic() + timeout
+    state = None
     while time.monotonic() < deadline:
-        kernels = lab.lab.request("GET", "api/kernels")
-        if kernels and all(k["execution_state"] == "idle" for k in kernels):
+        sessions = lab.lab.request("GET", "api/sessions")
+        mine = [s for s in sessions if s.get("path", "").endswith(notebook) and s.get("kernel")]
+        state = mine[0]["kernel"]["execution_state"] if mine else None
+        if state == "idle":
+            page.wait_for_timeout(500)  # the page's kernel connection settles too
             return
         time.sleep(0.3)
-    raise AssertionError(f"no idle kernel after {timeout} s: {kernels}")
+    raise AssertionError(f"the kernel of {notebook} is not idle after {timeout} s: {state}")
 
 
 def run_all(page: Page) -> None:
-    page.get_by_role("menuitem", name="Run", exact=True).click()
-    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    """Run → Run All Cells (again if the menu closed before its entry showed)."""
+    for _ in range(3):
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        entry = page.get_by_role("menuitem", name="Run All Cells", exact=True)
+        try:
+            entry.click(timeout=5_000)
+            return
+        except Exception:
+            page.keyboard.press("Escape")
+    raise AssertionError("the Run menu never offered Run All Cells")
 
 
 def shut_down_kernels(lab: AgentsLab) -> None:
@@ -76,7 +90,7 @@ def test_widget_streams_in_jupyterlab_and_its_snapshot_renders_without_a_kernel(
     )
     path = write_notebook(agents_lab, "widget_live.ipynb", "Run app.py #wlive")
     page.goto(agents_lab.url(f"lab/tree/{path.name}") + f"?token={agents_lab.token}")
-    wait_for_idle_kernel(agents_lab)
+    wait_for_idle_kernel(page, agents_lab, path.name)
     run_all(page)
     try:
         widget = page.locator(WIDGET)
@@ -129,9 +143,8 @@ def test_widget_renders_in_notebook_7(
     )
     path = write_notebook(agents_lab, "widget_nb7.ipynb", "Greet me #wnb7")
     page.goto(agents_lab.url(f"notebooks/{path.name}") + f"?token={agents_lab.token}")
-    wait_for_idle_kernel(agents_lab)
     try:
-        page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+        wait_for_idle_kernel(page, agents_lab, path.name)
         run_all(page)
         widget = page.locator(WIDGET)
         expect(widget.locator(".jp-CoderAgents-conversation")).to_contain_text(

@@ -166,6 +166,43 @@ function AskBefore(props: {
   );
 }
 
+/** Which notebook's live kernel the agent may use in this chat (the user's consent). */
+function KernelAccess(props: {
+  model: ChatModel;
+  chat: IChatDetail;
+}): JSX.Element | null {
+  const { trans, service } = useAgents();
+  const current = props.chat.kernel?.notebook ?? '';
+  const open = service.openNotebooks();
+  if (props.chat.parent_id !== null || (open.length === 0 && !current)) {
+    return null;
+  }
+  const choices =
+    current && !open.includes(current) ? [current, ...open] : open;
+  return (
+    <select
+      className="jp-CoderAgents-askBefore"
+      aria-label={trans.__('Kernel access')}
+      title={trans.__(
+        'Let the agent inspect variables and run code in the live kernel of an open notebook'
+      )}
+      value={current}
+      onChange={e =>
+        void props.model.update({
+          kernel: e.target.value ? { notebook: e.target.value } : null
+        })
+      }
+    >
+      <option value="">{trans.__('No kernel access')}</option>
+      {choices.map(path => (
+        <option key={path} value={path}>
+          {trans.__('Kernel of %1', path)}
+        </option>
+      ))}
+    </select>
+  );
+}
+
 export function ChatHeader(props: {
   model: ChatModel;
   state: IChatState;
@@ -254,6 +291,7 @@ export function ChatHeader(props: {
           <Gauge used={context.tokens} window={context.window} />
         )}
         <AskBefore model={model} chat={chat} />
+        <KernelAccess model={model} chat={chat} />
         <button
           className="jp-CoderAgents-link"
           aria-pressed={props.showingChanges}

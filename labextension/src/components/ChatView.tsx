@@ -76,6 +76,7 @@ function Awaiting(props: {
   model: ChatModel;
   state: IChatState;
 }): JSX.Element | null {
+  const { trans } = useAgents();
   const { model, state } = props;
   const awaiting = state.chat?.awaiting;
   if (!awaiting) {
@@ -95,6 +96,22 @@ function Awaiting(props: {
           questionId={awaiting.question_id}
           questions={awaiting.questions}
         />
+      );
+    case 'client_tool':
+      return (
+        <div className="jp-CoderAgents-banner" data-kind="info" role="status">
+          {awaiting.calls
+            .filter(c => !(c.tool_call_id in (awaiting.results ?? {})))
+            .map(c => (
+              <span key={c.tool_call_id}>
+                {trans.__(
+                  'The agent uses %1 in the kernel of %2 (open that notebook so it can run).',
+                  c.name,
+                  c.notebook
+                )}
+              </span>
+            ))}
+        </div>
       );
     case 'approval':
       return (

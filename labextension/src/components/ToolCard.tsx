@@ -45,7 +45,12 @@ export interface IToolCardProps {
   waiting?: boolean;
 }
 
-const TERMINAL_TOOLS = new Set(['execute', 'process_output', 'process_signal']);
+const TERMINAL_TOOLS = new Set([
+  'execute',
+  'process_output',
+  'process_signal',
+  'run_in_kernel'
+]);
 const DIFF_TOOLS = new Set(['write_file', 'edit_files', 'edit_notebook']);
 const WORKSPACE_TOOLS = new Set(['create_workspace', 'start_workspace']);
 const AGENT_TOOLS = new Set([
@@ -415,6 +420,10 @@ function toolLabel(
       return { icon: listIcon, label: trans.__('Plan') };
     case 'ask_user_question':
       return { icon: infoIcon, label: trans.__('Question') };
+    case 'inspect_kernel':
+      return { icon: notebookIcon, label: trans.__('Inspect kernel') };
+    case 'run_in_kernel':
+      return { icon: notebookIcon, label: trans.__('Run in kernel') };
     default:
       return { icon: codeIcon, label: name };
   }
@@ -539,6 +548,7 @@ function TerminalBody(props: IBodyProps): JSX.Element {
   const command =
     str(display?.command) ||
     str(input.command) ||
+    str(input.code) ||
     (name === 'execute' ? '' : str(input.process_id));
   let output: string;
   if (typeof display?.output === 'string') {
