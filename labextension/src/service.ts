@@ -3,7 +3,7 @@
  * while anything shows them), which chats are unread, and one `ChatModel` per open chat, so a
  * chat shown in the sidebar and in a tab streams once.
  */
-import { IDisposable } from '@lumino/disposable';
+import { DisposableDelegate, IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import * as api from './api';
@@ -142,22 +142,12 @@ export class AgentsService implements IDisposable {
       void this.refresh();
       this._poll = setInterval(() => void this.refreshChats(), POLL_MS);
     }
-    let done = false;
-    return {
-      get isDisposed() {
-        return done;
-      },
-      dispose: () => {
-        if (done) {
-          return;
-        }
-        done = true;
-        this._watchers--;
-        if (this._watchers === 0) {
-          clearInterval(this._poll);
-        }
+    return new DisposableDelegate(() => {
+      this._watchers--;
+      if (this._watchers === 0) {
+        clearInterval(this._poll);
       }
-    };
+    });
   }
 
   /** The chat's shared model (opened on first use); release it with the returned disposable. */
@@ -172,25 +162,15 @@ export class AgentsService implements IDisposable {
     }
     entry.users++;
     const held = entry;
-    let done = false;
     return {
       model: held.model,
-      release: {
-        get isDisposed() {
-          return done;
-        },
-        dispose: () => {
-          if (done) {
-            return;
-          }
-          done = true;
-          held.users--;
-          if (held.users === 0) {
-            this._open.delete(chatId);
-            held.model.dispose();
-          }
+      release: new DisposableDelegate(() => {
+        held.users--;
+        if (held.users === 0) {
+          this._open.delete(chatId);
+          held.model.dispose();
         }
-      }
+      })
     };
   }
 

@@ -11,6 +11,38 @@ import { Markdown } from './Markdown';
 
 // ----- plan -----
 
+/** The two buttons under a card's text field: send what was written, or go back. */
+function SubmitOrCancel(props: {
+  kind: string;
+  label: string;
+  disabled: boolean;
+  ready?: boolean;
+  onSubmit: () => void;
+  onCancel: () => void;
+}): JSX.Element {
+  const { trans } = useAgents();
+  return (
+    <div className="jp-CoderAgents-cardButtons">
+      <button
+        type="button"
+        className={`jp-mod-styled ${props.kind} jp-CoderAgents-button`}
+        disabled={props.disabled || props.ready === false}
+        onClick={props.onSubmit}
+      >
+        {props.label}
+      </button>
+      <button
+        type="button"
+        className="jp-mod-styled jp-CoderAgents-button jp-CoderAgents-secondary"
+        disabled={props.disabled}
+        onClick={props.onCancel}
+      >
+        {trans.__('Cancel')}
+      </button>
+    </div>
+  );
+}
+
 export function PlanCard(props: {
   model: ChatModel;
   plan: string;
@@ -87,26 +119,18 @@ export function PlanCard(props: {
             disabled={disabled}
             onChange={e => setFeedback(e.target.value)}
           />
-          <div className="jp-CoderAgents-cardButtons">
-            <button
-              type="button"
-              className="jp-mod-styled jp-mod-accept jp-CoderAgents-button"
-              disabled={disabled || feedback.trim() === ''}
-              onClick={() => void decide('revise', feedback.trim())}
-            >
-              {busy === 'revise'
+          <SubmitOrCancel
+            kind="jp-mod-accept"
+            label={
+              busy === 'revise'
                 ? trans.__('Sending…')
-                : trans.__('Send feedback')}
-            </button>
-            <button
-              type="button"
-              className="jp-mod-styled jp-mod-reject jp-CoderAgents-button"
-              disabled={disabled}
-              onClick={() => setRevising(false)}
-            >
-              {trans.__('Cancel')}
-            </button>
-          </div>
+                : trans.__('Send feedback')
+            }
+            disabled={disabled}
+            ready={feedback.trim() !== ''}
+            onSubmit={() => void decide('revise', feedback.trim())}
+            onCancel={() => setRevising(false)}
+          />
         </div>
       ) : (
         <div className="jp-CoderAgents-cardButtons">
@@ -425,24 +449,15 @@ function ApprovalItem(props: {
               }
             }}
           />
-          <div className="jp-CoderAgents-cardButtons">
-            <button
-              type="button"
-              className="jp-mod-styled jp-mod-warn jp-CoderAgents-button"
-              disabled={disabled}
-              onClick={() => void decide('reject', reason.trim() || undefined)}
-            >
-              {busy === 'reject' ? trans.__('Rejecting…') : trans.__('Reject')}
-            </button>
-            <button
-              type="button"
-              className="jp-mod-styled jp-CoderAgents-button jp-CoderAgents-secondary"
-              disabled={disabled}
-              onClick={() => setRejecting(false)}
-            >
-              {trans.__('Cancel')}
-            </button>
-          </div>
+          <SubmitOrCancel
+            kind="jp-mod-warn"
+            label={
+              busy === 'reject' ? trans.__('Rejecting…') : trans.__('Reject')
+            }
+            disabled={disabled}
+            onSubmit={() => void decide('reject', reason.trim() || undefined)}
+            onCancel={() => setRejecting(false)}
+          />
         </div>
       ) : (
         <div className="jp-CoderAgents-cardButtons">
