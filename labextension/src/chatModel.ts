@@ -102,6 +102,7 @@ export class ChatModel implements IDisposable {
 
   async refresh(): Promise<void> {
     await this._guard(async () => {
+      const asOfSeq = this._state.lastSeq;
       const [chat, messages, queue] = await Promise.all([
         this.api.getChat(this.id),
         this.api.listMessages(this.id, { before: LAST_SEQ, limit: PAGE }),
@@ -112,7 +113,8 @@ export class ChatModel implements IDisposable {
         chat,
         messages,
         queue,
-        hasEarlier: messages.length === PAGE && messages[0].seq > 1
+        hasEarlier: messages.length === PAGE && messages[0].seq > 1,
+        asOfSeq
       });
     });
   }
@@ -259,6 +261,7 @@ export class ChatModel implements IDisposable {
   private async _catchUp(): Promise<void> {
     const last = this._state.messages[this._state.messages.length - 1];
     await this._guard(async () => {
+      const asOfSeq = this._state.lastSeq;
       const [chat, messages, queue] = await Promise.all([
         this.api.getChat(this.id),
         this.api.listMessages(this.id, { after: last?.seq ?? 0, limit: 5000 }),
@@ -270,7 +273,8 @@ export class ChatModel implements IDisposable {
         chat,
         messages: this._state.messages,
         queue,
-        hasEarlier: this._state.hasEarlier
+        hasEarlier: this._state.hasEarlier,
+        asOfSeq
       });
     });
   }
@@ -279,7 +283,9 @@ export class ChatModel implements IDisposable {
     clearTimeout(this._childTimer);
     this._childTimer = setTimeout(() => {
       void this._guard(async () => {
-        this.dispatch({ type: 'chat', chat: await this.api.getChat(this.id) });
+        const asOfSeq = this._state.lastSeq;
+        const chat = await this.api.getChat(this.id);
+        this.dispatch({ type: 'chat', chat, asOfSeq });
       });
     }, 250);
   }
@@ -287,9 +293,10 @@ export class ChatModel implements IDisposable {
   /** Run an action that answers the chat, and take that answer as the chat's new state. */
   private _act(fn: () => Promise<IChatDetail>): Promise<boolean> {
     return this._guard(async () => {
+      const asOfSeq = this._state.lastSeq;
       const chat = await fn();
       if (chat && typeof chat === 'object' && 'id' in chat) {
-        this.dispatch({ type: 'chat', chat });
+        this.dispatch({ type: 'chat', chat, asOfSeq });
       }
     });
   }

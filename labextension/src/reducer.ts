@@ -86,9 +86,15 @@ export type Action =
       messages: IMessage[];
       queue: IQueued[];
       hasEarlier: boolean;
+      asOfSeq?: number;
     }
   | { type: 'earlier'; messages: IMessage[]; hasEarlier: boolean }
-  | { type: 'chat'; chat: IChatDetail }
+  | {
+      type: 'chat';
+      chat: IChatDetail;
+      /** `lastSeq` when the request was sent: frames since then are newer than the answer. */
+      asOfSeq?: number;
+    }
   | { type: 'messages'; messages: IMessage[] }
   | { type: 'events'; events: ChatEvent[]; now: number }
   | { type: 'gap-timeout'; now: number };
@@ -152,12 +158,36 @@ export function addUsage(a: IUsage | undefined, b: IUsage): IUsage {
   return out;
 }
 
+/**
+ * A chat as the API answered it, except what live frames changed since the request was sent:
+ * a status that moved on (e.g. paused -> running -> waiting) must not go back.
+ */
+function fresher(
+  state: IChatState,
+  chat: IChatDetail,
+  asOfSeq: number | undefined
+): IChatDetail {
+  const live = state.chat;
+  if (live === null || asOfSeq === undefined || state.lastSeq <= asOfSeq) {
+    return chat;
+  }
+  return {
+    ...chat,
+    status: live.status,
+    error: live.error,
+    awaiting: live.awaiting,
+    usage: live.usage,
+    tree_usage: live.tree_usage,
+    message_count: Math.max(live.message_count, chat.message_count)
+  };
+}
+
 export function reduce(state: IChatState, action: Action): IChatState {
   switch (action.type) {
     case 'loaded':
       return {
         ...state,
-        chat: action.chat,
+        chat: fresher(state, action.chat, action.asOfSeq),
         messages: mergeMessages(action.messages, state.messages),
         hasEarlier: action.hasEarlier,
         queue: action.queue,
@@ -173,7 +203,7 @@ export function reduce(state: IChatState, action: Action): IChatState {
     case 'chat':
       return {
         ...state,
-        chat: action.chat,
+        chat: fresher(state, action.chat, action.asOfSeq),
         countedSeq: Math.max(state.countedSeq, action.chat.message_count)
       };
     case 'messages':

@@ -395,6 +395,36 @@ describe('the chat reducer', () => {
     );
   });
 
+  it('keeps a status that moved on while a REST answer was on its way', () => {
+    const asked = run(
+      loaded(),
+      events(frames(100, { type: 'status', status: 'paused' }))
+    );
+    const moved = run(
+      asked,
+      events(
+        frames(
+          101,
+          { type: 'status', status: 'running' },
+          { type: 'status', status: 'waiting' }
+        )
+      )
+    );
+    const late = reduce(moved, {
+      type: 'chat',
+      chat: { ...CHAT, status: 'paused', title: 'Renamed' },
+      asOfSeq: asked.lastSeq
+    });
+    expect(late.chat?.status).toBe('waiting');
+    expect(late.chat?.title).toBe('Renamed');
+    const current = reduce(moved, {
+      type: 'chat',
+      chat: { ...CHAT, status: 'error' },
+      asOfSeq: moved.lastSeq
+    });
+    expect(current.chat?.status).toBe('error');
+  });
+
   it('updates a sub-agent in the tree', () => {
     const child = {
       ...CHAT,
