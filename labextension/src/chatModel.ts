@@ -81,7 +81,7 @@ export class ChatModel implements IDisposable {
     this._stream = this._events(this.id, {
       onEvents: events => this._onEvents(events),
       onOpen: reconnected => {
-        this._connected = true;
+        this._connected = this._wasConnected = true;
         if (reconnected) {
           void this._catchUp();
         }
@@ -96,8 +96,9 @@ export class ChatModel implements IDisposable {
     this._stream.connect();
   }
 
-  get connected(): boolean {
-    return this._connected;
+  /** The live connection dropped after it had been up (it reconnects by itself). */
+  get disconnected(): boolean {
+    return this._wasConnected && !this._connected;
   }
 
   async refresh(): Promise<void> {
@@ -334,6 +335,7 @@ export class ChatModel implements IDisposable {
   private _clientTools: ClientToolRunner | null;
   private _problem: string | null = null;
   private _connected = false;
+  private _wasConnected = false;
   private _disposed = false;
   private _loadingEarlier = false;
   private _gapTimer: ReturnType<typeof setTimeout> | undefined;

@@ -370,11 +370,6 @@ export async function executeClientTool(
 /** Calls this page has taken on (`chatId:tool_call_id`): each runs at most once per page. */
 const started = new Set<string>();
 
-/** Whether this page already took on a call (for tests and views). */
-export function hasStarted(chatId: string, toolCallId: string): boolean {
-  return started.has(`${chatId}:${toolCallId}`);
-}
-
 function isClientToolAwaiting(value: any): value is IClientToolAwaiting {
   return (
     typeof value === 'object' &&

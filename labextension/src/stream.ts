@@ -37,10 +37,6 @@ export class ChatStream {
     return this._disposed;
   }
 
-  get isOpen(): boolean {
-    return this._socket?.readyState === WebSocket.OPEN;
-  }
-
   connect(): void {
     if (this._disposed) {
       return;
@@ -87,11 +83,6 @@ export class ChatStream {
         this._backoff = Math.min(this._backoff * 2, MAX_BACKOFF_MS);
       }
     };
-  }
-
-  /** Drop the connection now and reconnect (e.g. after the browser came back online). */
-  reconnect(): void {
-    this._socket?.close();
   }
 
   dispose(): void {

@@ -53,6 +53,11 @@ function Banners(props: { model: ChatModel; state: IChatState }): JSX.Element {
           </button>
         </div>
       )}
+      {model.disconnected && (
+        <div className="jp-CoderAgents-banner" data-kind="retry" role="status">
+          {trans.__('Connection to the server lost; reconnecting…')}
+        </div>
+      )}
       {chat?.status === 'paused' && (
         <div className="jp-CoderAgents-banner" data-kind="info" role="status">
           {trans.__('Stopped. Send a message to continue.')}
