@@ -27,7 +27,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from ..errors import BadRequest, Conflict, NotFound
 from ..notebook_text import notebook_lines, parse_cells
 from .models import FileChange, utcnow
-from .writer import DriverStatement, driver_writer
 
 MAX_KEPT = 512 * 1024
 """Bytes of content kept per side of a change; beyond, only size and sha256."""
@@ -255,8 +254,6 @@ class ChangeLog:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._postgres = engine.dialect.name == "postgresql"
-        self._writer = driver_writer(engine)
-        self._insert = DriverStatement(_INSERT_CHANGE, engine.dialect) if self._writer else None
 
     async def record(
         self,
@@ -290,10 +287,6 @@ class ChangeLog:
             "after_sha256": a.sha256,
             "created_at": utcnow(),
         }
-        if self._writer is not None and self._insert is not None:
-            insert = (self._insert.sql, self._insert.params(values))
-            await self._writer.run(lambda db: db.execute(*insert))
-            return
         async with self.engine.begin() as conn:
             if self._postgres:  # the tree's writers in line until this transaction ends
                 await conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(root_id))))

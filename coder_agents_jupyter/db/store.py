@@ -9,7 +9,6 @@ worker acts as the chat's owner by construction.
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -24,7 +23,6 @@ from ..errors import BadRequest, Conflict, NotFound
 from ..events import ChildEvent, EventBus, MessageEndEvent, QueueEvent, StatusEvent
 from .models import Attachment, Chat, Message, QueuedMessage, Workspace, message_json, utcnow
 from .states import ACTIVE, ChatStatus, allowed_from
-from .writer import DriverStatement, driver_writer
 
 S = ChatStatus
 
@@ -75,6 +73,23 @@ _INSERT_MESSAGE = (
 )
 
 
+class _DriverStatement:
+    """A statement compiled once for one dialect and sent through the driver connection, with
+    SQLAlchemy's own parameter conversions. On SQLite, SQLAlchemy's per-execution work is most
+    of the cost of a tiny insert, and ``append`` runs twice per agent step."""
+
+    def __init__(self, statement: Any, dialect: Any) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.order = list(compiled.positiontup or [])
+        self.convert = dict(compiled._bind_processors)  # the column types' bind processing
+
+    def params(self, values: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(
+            self.convert[k](values[k]) if k in self.convert else values[k] for k in self.order
+        )
+
+
 OWNED = (S.RUNNING.value, S.REQUIRES_ACTION.value)
 """Statuses in which a worker owns the chat (and heartbeats it)."""
 
@@ -89,13 +104,12 @@ class Store:
         self.bus = bus
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._locking = engine.dialect.name == "postgresql"
-        self._writer = driver_writer(engine)
-        self._append_sql = (
+        self._driver = (
             (
-                DriverStatement(_SET_COUNT, engine.dialect),
-                DriverStatement(_INSERT_MESSAGE, engine.dialect),
+                _DriverStatement(_SET_COUNT, engine.dialect),
+                _DriverStatement(_INSERT_MESSAGE, engine.dialect),
             )
-            if self._writer is not None
+            if engine.dialect.name == "sqlite"
             else None
         )
 
@@ -727,20 +741,19 @@ class Store:
 
     async def append(self, message: Message) -> int:
         """Insert a message the worker built (its ``seq`` allocated by the running turn, which
-        owns the chat); returns its id. Two prebuilt statements, no ORM unit of work, and on
-        SQLite one trip to the writer thread: this is on the path of every agent step."""
+        owns the chat); returns its id. Two prebuilt statements, no ORM unit of work: this is
+        on the path of every agent step."""
         count = {"chat_id": message.chat_id, "seq": message.seq, "now": message.created_at}
         values = {c: getattr(message, c) for c in _MESSAGE_COLUMNS}
-        if self._writer is not None and self._append_sql is not None:
-            update_sql, insert_sql = self._append_sql
-            set_count = (update_sql.sql, update_sql.params(count))
-            insert = (insert_sql.sql, insert_sql.params(values))
-
-            def write(db: sqlite3.Connection) -> int:
-                db.execute(*set_count)
-                return int(db.execute(*insert).fetchone()[0])
-
-            return await self._writer.run(write)
+        if self._driver is not None:
+            set_count, insert_message = self._driver
+            async with self.engine.connect() as conn:
+                db = (await conn.get_raw_connection()).driver_connection
+                await db.execute(set_count.sql, set_count.params(count))
+                cursor = await db.execute(insert_message.sql, insert_message.params(values))
+                row = await cursor.fetchone()
+                await db.commit()
+            return int(row[0])
         async with self.engine.begin() as conn:
             await conn.execute(_SET_COUNT, count)
             return int((await conn.execute(_INSERT_MESSAGE, values)).scalar_one())

@@ -32,7 +32,6 @@ MAX_LINE_CHARS = 2000
 SNIFF_BYTES = 8192
 MAX_DIR_ENTRIES = 200
 MAX_DIFF_SOURCE = 1024 * 1024  # larger files get no diff (difflib is slow on them)
-INLINE_DIFF_SOURCE = 8 * 1024  # smaller diffs are computed on the event loop, not in a thread
 DIFF_LIMIT = 32 * 1024
 MAX_ATTACH_BYTES = 10 * 1024 * 1024
 
@@ -355,11 +354,9 @@ class WriteFile(Tool):
             text = f"Overwrote {path} ({len(data)} bytes; it had {st.size} bytes)."
             diff = ""
             if old is not None and len(data) <= MAX_DIFF_SOURCE:
-                diff_args = (old, args.content, _label(ws, path))
-                if len(old) + len(args.content) <= INLINE_DIFF_SOURCE:  # a thread costs more
-                    diff = unified_diff(*diff_args, limit=DIFF_LIMIT)
-                else:
-                    diff = await asyncio.to_thread(unified_diff, *diff_args, limit=DIFF_LIMIT)
+                diff = await asyncio.to_thread(
+                    unified_diff, old, args.content, _label(ws, path), limit=DIFF_LIMIT
+                )
                 if not diff:
                     text += " The content did not change."
         return ToolResult(content=text + unrecorded, display={"path": path, "diff": diff})

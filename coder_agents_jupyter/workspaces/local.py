@@ -1,12 +1,8 @@
 """A workspace that is a folder on the Jupyter server's own machine.
 
-File operations that may take a while (a large read, a write with its fsync, a directory
-listing) run in worker threads so they never stall the server's event loop; a ``stat`` and a
-small read are single quick system calls and run inline, sparing the thread hand-off that
-costs more than they do.
-
-Commands run as ``/bin/sh -c`` in their own session (so ``terminate``/``kill`` reach everything
-a command started) with stdin on /dev/null and an environment stripped of the
+File operations run in worker threads so a large read or an fsync never stalls the server's
+event loop. Commands run as ``/bin/sh -c`` in their own session (so ``terminate``/``kill`` reach
+everything a command started) with stdin on /dev/null and an environment stripped of the
 control plane's credentials.
 """
 
@@ -43,9 +39,6 @@ from .processes import (
 )
 
 __all__ = ["OUTPUT_GRACE_S", "LocalWorkspace"]
-
-INLINE_READ_BYTES = 64 * 1024
-"""Reads up to this size run on the event loop: a single quick ``read``."""
 
 
 def _os_error(exc: OSError, path: str, action: str) -> WorkspaceError:
@@ -150,7 +143,7 @@ class LocalWorkspace(Workspace):
     # ----- files -----
 
     async def stat(self, path: str) -> FileStat | None:
-        return self._stat(self.resolve(path))
+        return await asyncio.to_thread(self._stat, self.resolve(path))
 
     @staticmethod
     def _stat(path: str) -> FileStat | None:
@@ -170,29 +163,7 @@ class LocalWorkspace(Workspace):
         )
 
     async def read_bytes(self, path: str, max_bytes: int | None = None, offset: int = 0) -> bytes:
-        resolved = self.resolve(path)
-        if max_bytes is not None and max_bytes <= INLINE_READ_BYTES:
-            data = self._read_regular(resolved, max_bytes, offset)
-            if data is not None:
-                return data
-        return await asyncio.to_thread(self._read, resolved, max_bytes, offset)
-
-    @staticmethod
-    def _read_regular(path: str, max_bytes: int, offset: int) -> bytes | None:
-        """A small read of a regular file, without blocking; None for anything else (a FIFO
-        or a device may block, a failure is worded by ``_read``)."""
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        except OSError:
-            return None
-        try:
-            if not stat_mod.S_ISREG(os.fstat(fd).st_mode):
-                return None
-            return os.pread(fd, max_bytes, offset)
-        except OSError:
-            return None
-        finally:
-            os.close(fd)
+        return await asyncio.to_thread(self._read, self.resolve(path), max_bytes, offset)
 
     @staticmethod
     def _read(path: str, max_bytes: int | None, offset: int) -> bytes:

@@ -93,19 +93,6 @@ async def test_stat_read_and_list(ws: Workspace, tmp_path: Path) -> None:
 
 
 @pytest.mark.asyncio
-async def test_small_read_of_a_fifo_does_not_block_the_loop(tmp_path: Path) -> None:
-    # Small reads run on the event loop; a FIFO (whose open blocks) must take the thread.
-    os.mkfifo(tmp_path / "pipe")
-    ws = LocalWorkspace(tmp_path)
-    read = asyncio.ensure_future(ws.read_bytes("pipe", 16))
-    await asyncio.sleep(0.05)  # the loop still runs while the read waits for a writer
-    assert not read.done()
-    with open(tmp_path / "pipe", "wb") as writer:
-        writer.write(b"hello")
-    assert await asyncio.wait_for(read, 5) == b"hello"
-
-
-@pytest.mark.asyncio
 async def test_write_creates_parents_and_keeps_mode(ws: Workspace, tmp_path: Path) -> None:
     script = tmp_path / "run.sh"
     script.write_text("old")
