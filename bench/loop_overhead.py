@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import multiprocessing as mp
 import os
@@ -24,10 +25,11 @@ from typing import Any
 import anthropic
 
 from coder_agents_jupyter.agent.loop import ChatRun
-from coder_agents_jupyter.agent.prompts import DEFAULT_SYSTEM_PROMPT, runtime_block
+from coder_agents_jupyter.agent.prompts import DEFAULT_SYSTEM_PROMPT
 from coder_agents_jupyter.agent.runtime import Runtime
 from coder_agents_jupyter.db import Caller, Store, connect
 from coder_agents_jupyter.events import EventBus
+from coder_agents_jupyter.llm.anthropic import build_params
 from coder_agents_jupyter.llm.registry import make_provider
 from coder_agents_jupyter.settings import build_settings
 from coder_agents_jupyter.testing.fake_provider import (
@@ -37,7 +39,6 @@ from coder_agents_jupyter.testing.fake_provider import (
     tool_call,
     turn_tool_results,
 )
-from coder_agents_jupyter.tools.workspace_tools import workspace_tools
 
 STEPS = 200
 
@@ -67,7 +68,7 @@ def serve(steps: int, port_out: Any) -> None:
         time.sleep(3600)
 
 
-async def control_plane(base_url: str, workdir: Path, db: Path, steps: int) -> float:
+async def runtime(base_url: str, workdir: Path, db: Path, steps: int) -> Runtime:
     engine = await connect(f"sqlite:///{db}")
     bus = EventBus()
     store = Store(engine, bus)
@@ -89,13 +90,37 @@ async def control_plane(base_url: str, workdir: Path, db: Path, steps: int) -> f
         limits={"max_steps_per_turn": steps + 10},
         environ={"BENCH_KEY": "bench"},
     )
-    rt = Runtime(
+    return Runtime(
         store=store,
         bus=bus,
         settings=settings,
         provider_factory=make_provider,
         root_dir=str(workdir),
     )
+
+
+async def close(rt: Runtime) -> None:
+    await rt.aclose()
+    rt.store.close()
+    await rt.store.engine.dispose()
+
+
+async def offered(base_url: str, workdir: Path, db: Path) -> tuple[Any, Any]:
+    """The system prompt and tools the control plane sends with every step, so that the
+    direct script makes the same SDK calls."""
+    rt = await runtime(base_url, workdir, db, 1)
+    chat = await rt.store.create_chat(
+        Caller("bench"), [{"type": "text", "text": "x"}], model="bench"
+    )
+    run = ChatRun(rt, chat.id)
+    params = build_params(await run._request(await run._model()), prompt_caching=True)
+    await close(rt)
+    return params["system"], params["tools"]
+
+
+async def control_plane(base_url: str, workdir: Path, db: Path, steps: int) -> float:
+    rt = await runtime(base_url, workdir, db, steps)
+    store, bus = rt.store, rt.bus
     _, listener = bus.subscribe("x")  # a live subscriber, as the UI would have
     chat = await store.create_chat(
         Caller("bench"), [{"type": "text", "text": "bench cp"}], model="bench"
@@ -111,19 +136,13 @@ async def control_plane(base_url: str, workdir: Path, db: Path, steps: int) -> f
     final = await store.get_chat(Caller("bench"), chat.id)
     assert final.status == "waiting", final.error
     assert final.message_count == 2 * steps + 2, final.message_count
-    await rt.aclose()
-    await engine.dispose()
+    await close(rt)
     return elapsed
 
 
-async def direct(base_url: str, workdir: Path, steps: int) -> float:
+async def direct(base_url: str, workdir: Path, steps: int, system: Any, tools: Any) -> float:
     """The same SDK calls and file/command operations, with nothing else."""
     client = anthropic.AsyncAnthropic(base_url=base_url, api_key="bench")
-    tools = [
-        {"name": s.name, "description": s.description, "input_schema": s.parameters}
-        for s in (t.spec() for t in workspace_tools())
-    ]
-    system = DEFAULT_SYSTEM_PROMPT + "\n\n" + runtime_block(str(workdir))
     messages: list[dict[str, Any]] = [{"role": "user", "content": "bench direct"}]
     started, cpu = time.perf_counter(), time.process_time()
     while True:
@@ -168,7 +187,11 @@ async def direct(base_url: str, workdir: Path, steps: int) -> float:
             elif call["name"] == "write_file":
                 target = workdir / args["path"]
                 tmp = target.with_name(f".{target.name}.tmp")
-                tmp.write_text(args["content"])
+                # durable like Jupyter's own saves and the tool's
+                with open(tmp, "w") as f:  # noqa: ASYNC230 (the direct script blocks, on purpose)
+                    f.write(args["content"])
+                    f.flush()
+                    os.fsync(f.fileno())
                 os.replace(tmp, target)
                 result = f"wrote {len(args['content'])} bytes"
             else:
@@ -188,19 +211,22 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=STEPS)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    gc.freeze()  # as the server does once it has started (extension.py)
     ctx = mp.get_context("spawn")
     port_out = ctx.Queue()
     server = ctx.Process(target=serve, args=(args.steps, port_out), daemon=True)
     server.start()
     base_url = port_out.get(timeout=30)
     best_cp = best_direct = float("inf")
+    with tempfile.TemporaryDirectory() as tmp:
+        system, tools = asyncio.run(offered(base_url, Path(tmp), Path(tmp, "offered.db")))
     try:
         for r in range(args.rounds):
             with tempfile.TemporaryDirectory() as tmp:
                 work_a, work_b = Path(tmp, "a"), Path(tmp, "b")
                 work_a.mkdir()
                 work_b.mkdir()
-                d = asyncio.run(direct(base_url, work_b, args.steps))
+                d = asyncio.run(direct(base_url, work_b, args.steps, system, tools))
                 c = asyncio.run(control_plane(base_url, work_a, Path(tmp, "bench.db"), args.steps))
             best_cp, best_direct = min(best_cp, c), min(best_direct, d)
             print(f"round {r + 1}: control plane {c:.2f}s, direct {d:.2f}s ({args.steps} steps)")

@@ -40,7 +40,7 @@ def change_recorder(
 ) -> RecordChange:
     """``record_change`` for the tools of one chat: logs each write under the chat, its tree's
     root and its workspace, the path relative to that workspace's root."""
-    changes = log or ChangeLog(rt.store.engine)
+    changes = log or ChangeLog(rt.store.engine, rt.store.inline)
     loaded: list[Chat] = []  # the chat, read once: its root and workspace hold for a turn
 
     async def record(path: str, before: bytes | int | None, after: bytes | None) -> None:
@@ -82,7 +82,7 @@ async def file_sha256(ws: Workspace, path: str) -> str | None:
 class ChangeService:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self.log = ChangeLog(rt.store.engine)
+        self.log = ChangeLog(rt.store.engine, rt.store.inline)
         self._reverting = asyncio.Lock()
 
     def recorder(

@@ -332,8 +332,11 @@ class ChatRun:
                 ],
             )
         )
-        messages = [await self._to_model(m) for m in self.history]
-        return ModelRequest(
+        converted = self._converted
+        messages = [converted.get(m.seq) or await self._to_model(m) for m in self.history]
+        # Built from parts already validated (the messages once each): not re-validated at
+        # every step.
+        return ModelRequest.model_construct(
             model=model.vendor_model,
             system=system,
             messages=messages + (extra or []),

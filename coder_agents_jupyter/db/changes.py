@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from ..errors import BadRequest, Conflict, NotFound
 from ..notebook_text import notebook_lines, parse_cells
+from .inline import InlineWriter
 from .models import FileChange, utcnow
 
 MAX_KEPT = 512 * 1024
@@ -250,10 +251,14 @@ _INSERT_CHANGE = insert(FileChange).from_select(
 
 
 class ChangeLog:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, inline: InlineWriter | None = None) -> None:
+        """``inline``: the store's in-place SQLite writer, for ``record`` (every file write
+        of an agent)."""
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._postgres = engine.dialect.name == "postgresql"
+        self._inline = inline
+        self._inline_insert = inline.compile(_INSERT_CHANGE) if inline else None
 
     async def record(
         self,
@@ -287,6 +292,9 @@ class ChangeLog:
             "after_sha256": a.sha256,
             "created_at": utcnow(),
         }
+        if self._inline is not None and self._inline_insert is not None:
+            if self._inline.run([(self._inline_insert, values)]) is not None:
+                return
         async with self.engine.begin() as conn:
             if self._postgres:  # the tree's writers in line until this transaction ends
                 await conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(root_id))))

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ..errors import BadRequest, Conflict, NotFound
 from ..events import ChildEvent, EventBus, MessageEndEvent, QueueEvent, StatusEvent
+from .inline import InlineWriter
 from .models import Attachment, Chat, Message, QueuedMessage, Workspace, message_json, utcnow
 from .states import ACTIVE, ChatStatus, allowed_from
 
@@ -73,23 +74,6 @@ _INSERT_MESSAGE = (
 )
 
 
-class _DriverStatement:
-    """A statement compiled once for one dialect and sent through the driver connection, with
-    SQLAlchemy's own parameter conversions. On SQLite, SQLAlchemy's per-execution work is most
-    of the cost of a tiny insert, and ``append`` runs twice per agent step."""
-
-    def __init__(self, statement: Any, dialect: Any) -> None:
-        compiled = statement.compile(dialect=dialect)
-        self.sql = str(compiled)
-        self.order = list(compiled.positiontup or [])
-        self.convert = dict(compiled._bind_processors)  # the column types' bind processing
-
-    def params(self, values: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(
-            self.convert[k](values[k]) if k in self.convert else values[k] for k in self.order
-        )
-
-
 OWNED = (S.RUNNING.value, S.REQUIRES_ACTION.value)
 """Statuses in which a worker owns the chat (and heartbeats it)."""
 
@@ -104,14 +88,17 @@ class Store:
         self.bus = bus
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._locking = engine.dialect.name == "postgresql"
-        self._driver = (
-            (
-                _DriverStatement(_SET_COUNT, engine.dialect),
-                _DriverStatement(_INSERT_MESSAGE, engine.dialect),
+        self.inline = InlineWriter.for_engine(engine)
+        if self.inline is not None:
+            self._inline_append = (
+                self.inline.compile(_SET_COUNT),
+                self.inline.compile(_INSERT_MESSAGE),
             )
-            if engine.dialect.name == "sqlite"
-            else None
-        )
+
+    def close(self) -> None:
+        """Close the in-place writer (the engine is disposed by its owner)."""
+        if self.inline is not None:
+            self.inline.close()
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[AsyncSession]:
@@ -742,18 +729,15 @@ class Store:
     async def append(self, message: Message) -> int:
         """Insert a message the worker built (its ``seq`` allocated by the running turn, which
         owns the chat); returns its id. Two prebuilt statements, no ORM unit of work: this is
-        on the path of every agent step."""
+        on the path of every agent step (on SQLite, written in place when nobody else is
+        writing; see ``inline``)."""
         count = {"chat_id": message.chat_id, "seq": message.seq, "now": message.created_at}
         values = {c: getattr(message, c) for c in _MESSAGE_COLUMNS}
-        if self._driver is not None:
-            set_count, insert_message = self._driver
-            async with self.engine.connect() as conn:
-                db = (await conn.get_raw_connection()).driver_connection
-                await db.execute(set_count.sql, set_count.params(count))
-                cursor = await db.execute(insert_message.sql, insert_message.params(values))
-                row = await cursor.fetchone()
-                await db.commit()
-            return int(row[0])
+        if self.inline is not None:
+            set_count, insert_message = self._inline_append
+            rows = self.inline.run([(set_count, count), (insert_message, values)])
+            if rows is not None and rows[1] is not None:
+                return int(rows[1][0])
         async with self.engine.begin() as conn:
             await conn.execute(_SET_COUNT, count)
             return int((await conn.execute(_INSERT_MESSAGE, values)).scalar_one())

@@ -50,6 +50,7 @@ from .wire import (
     attach_citations,
     guess_media_type,
     parse_arguments,
+    rendered,
 )
 
 log = logging.getLogger(__name__)
@@ -211,17 +212,19 @@ def build_params(request: ModelRequest, *, prompt_caching: bool = False) -> dict
     elif request.temperature is not None:
         # With thinking enabled the API rejects any temperature other than the default.
         params["temperature"] = request.temperature
+    # The blocks are the messages' shared renderings (``rendered``): the last one is
+    # copied before it is changed.
     if prompt_caching and params["messages"]:
         # Second breakpoint on the newest block: each turn re-reads the previous turn's prefix.
-        last = params["messages"][-1]["content"][-1]
-        if last.get("type") in ("text", "image", "tool_result", "tool_use"):
-            last["cache_control"] = {"type": "ephemeral"}
+        content = params["messages"][-1]["content"]
+        if content[-1].get("type") in ("text", "image", "tool_result", "tool_use"):
+            content[-1] = {**content[-1], "cache_control": {"type": "ephemeral"}}
     if params["messages"] and params["messages"][-1]["role"] == "assistant":
         # A paused turn sent back to continue: the API rejects a final assistant text block
         # that ends in whitespace.
-        last = params["messages"][-1]["content"][-1]
-        if last.get("type") == "text":
-            last["text"] = last["text"].rstrip()
+        content = params["messages"][-1]["content"]
+        if content[-1].get("type") == "text":
+            content[-1] = {**content[-1], "text": content[-1]["text"].rstrip()}
     return params
 
 
@@ -252,17 +255,21 @@ def to_wire_messages(
     now off) they are left out rather than referring to a tool the request no longer has.
     """
     out: list[dict[str, Any]] = []
+    assistant_form = "anthropic" if server_tools else "anthropic-no-server-tools"
     for message in messages:
         if message.role == "assistant":
-            role, blocks = "assistant", _assistant_blocks(message, server_tools=server_tools)
+            role = "assistant"
+            blocks = rendered(
+                message, assistant_form, lambda m: _assistant_blocks(m, server_tools=server_tools)
+            )
         else:
-            role, blocks = "user", _user_blocks(message)
+            role, blocks = "user", rendered(message, "anthropic", _user_blocks)
         if not blocks:
             continue
         if out and out[-1]["role"] == role:
             out[-1]["content"].extend(blocks)
         else:
-            out.append({"role": role, "content": blocks})
+            out.append({"role": role, "content": list(blocks)})
     for turn in out:
         if turn["role"] == "user":
             # The API wants tool_result blocks at the start of the user turn.

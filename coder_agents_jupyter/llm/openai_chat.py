@@ -37,6 +37,7 @@ from .wire import (
     IMAGE_UNAVAILABLE,
     data_url,
     parse_arguments,
+    rendered,
     result_text,
 )
 
@@ -149,27 +150,27 @@ def to_wire_messages(messages: Iterable[Message]) -> list[dict[str, Any]]:
     """Chat messages: one ``tool`` message per result; images after results go in a user turn."""
     out: list[dict[str, Any]] = []
     for message in messages:
-        if message.role == "assistant":
-            wire = _assistant(message)
-            if wire is not None:
-                out.append(wire)
-            continue
-        for block in message.content:
-            if isinstance(block, ToolResultBlock):
-                out.append(
-                    {
-                        "role": "tool",
-                        "tool_call_id": block.tool_call_id,
-                        "content": result_text(block),
-                    }
-                )
-        parts = _user_parts(message)
-        if parts:
-            # Plain strings where possible: some compatible servers only accept string content.
-            if all(p["type"] == "text" for p in parts):
-                out.append({"role": "user", "content": "\n\n".join(p["text"] for p in parts)})
-            else:
-                out.append({"role": "user", "content": parts})
+        out.extend(rendered(message, "openai-chat", _message_wire))
+    return out
+
+
+def _message_wire(message: Message) -> list[dict[str, Any]]:
+    if message.role == "assistant":
+        wire = _assistant(message)
+        return [] if wire is None else [wire]
+    out: list[dict[str, Any]] = []
+    for block in message.content:
+        if isinstance(block, ToolResultBlock):
+            out.append(
+                {"role": "tool", "tool_call_id": block.tool_call_id, "content": result_text(block)}
+            )
+    parts = _user_parts(message)
+    if parts:
+        # Plain strings where possible: some compatible servers only accept string content.
+        if all(p["type"] == "text" for p in parts):
+            out.append({"role": "user", "content": "\n\n".join(p["text"] for p in parts)})
+        else:
+            out.append({"role": "user", "content": parts})
     return out
 
 

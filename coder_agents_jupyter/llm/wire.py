@@ -1,13 +1,40 @@
 """Pieces every wire-protocol module shares: placeholders, image sniffing, tool arguments,
-web-search citations."""
+web-search citations, and the memo of messages' wire renderings."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from typing import Any
+import weakref
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
-from .types import ImageBlock, Source, SourcesBlock, ToolResultBlock
+from .types import ImageBlock, Message, Source, SourcesBlock, ToolResultBlock
+
+_W = TypeVar("_W")
+_rendered: dict[int, tuple[weakref.ref[Message], dict[str, Any]]] = {}
+
+
+def rendered(message: Message, form: str, build: Callable[[Message], _W]) -> _W:
+    """``build(message)``, computed once per message object and ``form`` (a protocol's
+    rendering). Every step resends a chat's whole history, whose messages never change once
+    built; the result is shared, so callers copy what they change. Kept while the message
+    lives (not on the model itself: pydantic would compare and copy it)."""
+    key = id(message)
+    entry = _rendered.get(key)
+    if entry is None or entry[0]() is not message:
+        entry = (weakref.ref(message, lambda ref: _forget(key, ref)), {})
+        _rendered[key] = entry
+    forms = entry[1]
+    if form not in forms:
+        forms[form] = build(message)
+    return forms[form]  # type: ignore[no-any-return]
+
+
+def _forget(key: int, ref: weakref.ref[Message]) -> None:
+    entry = _rendered.get(key)
+    if entry is not None and entry[0] is ref:  # not a newer message that took the same id
+        del _rendered[key]
+
 
 IMAGE_UNAVAILABLE = "[image unavailable]"
 EMPTY_TOOL_RESULT = "(no output)"
