@@ -157,9 +157,10 @@ class ChatRun:
         self.rt.bus.publish(self.chat_id, event)
 
     def save(self, role: str, content: list[dict[str, Any]], **fields: Any) -> MessageRow:
-        """Record a message: in the history at once, in the database in order, behind the
-        next network wait. A crash loses at most the last milliseconds of writes, which
-        recovery treats like any crash (tool calls are at-least-once)."""
+        """Record a message: in the history at once, in the database in order (at once on
+        SQLite when it can, else in a task behind the next wait). A crash loses at most the
+        last milliseconds of writes, which recovery treats like any crash (tool calls are
+        at-least-once)."""
         self._seq += 1
         row = MessageRow(
             chat_id=self.chat_id,
@@ -170,7 +171,18 @@ class ChatRun:
             **{**_ROW_DEFAULTS, **fields},
         )
         self.history.append(row)
-        self._writing = asyncio.create_task(self._write(row, self._writing))
+        previous = self._writing
+        if previous is None or (
+            previous.done() and not previous.cancelled() and previous.exception() is None
+        ):
+            # Nothing in flight (nor a failure ``flush`` must raise): written here when the
+            # database allows it, without a task.
+            row.id = self.rt.store.append_now(row)
+            if row.id is not None:
+                self._writing = None
+                self.publish(MessageEndEvent(message=message_json(row)))
+                return row
+        self._writing = asyncio.create_task(self._write(row, previous))
         return row
 
     async def _write(self, row: MessageRow, previous: asyncio.Task[None] | None) -> None:
@@ -502,9 +514,13 @@ class ChatRun:
             )
 
         client_calls = [c for c in calls if c.id in client]
-        await asyncio.gather(
-            *(one(c) for c in calls), self._client_tools(client_calls, client, ctx.result_budget)
-        )
+        if len(calls) == 1 and not client_calls:
+            await one(calls[0])  # the usual step: no tasks to schedule
+        else:
+            await asyncio.gather(
+                *(one(c) for c in calls),
+                self._client_tools(client_calls, client, ctx.result_budget),
+            )
         results, self.step = self.step.results, _Step()
         self.save("tool", self._result_blocks(calls, results, ""))
         return await self._hand_over(calls, results)

@@ -726,18 +726,26 @@ class Store:
                 )
             ).scalar_one_or_none()
 
+    def append_now(self, message: Message) -> int | None:
+        """``append`` done at once, on SQLite when nobody else is writing (see ``inline``);
+        None when it must wait: then call ``append``."""
+        if self.inline is None:
+            return None
+        count = {"chat_id": message.chat_id, "seq": message.seq, "now": message.created_at}
+        values = {c: getattr(message, c) for c in _MESSAGE_COLUMNS}
+        set_count, insert_message = self._inline_append
+        rows = self.inline.run([(set_count, count), (insert_message, values)])
+        return None if rows is None or rows[1] is None else int(rows[1][0])
+
     async def append(self, message: Message) -> int:
         """Insert a message the worker built (its ``seq`` allocated by the running turn, which
         owns the chat); returns its id. Two prebuilt statements, no ORM unit of work: this is
-        on the path of every agent step (on SQLite, written in place when nobody else is
-        writing; see ``inline``)."""
+        on the path of every agent step."""
+        done = self.append_now(message)
+        if done is not None:
+            return done
         count = {"chat_id": message.chat_id, "seq": message.seq, "now": message.created_at}
         values = {c: getattr(message, c) for c in _MESSAGE_COLUMNS}
-        if self.inline is not None:
-            set_count, insert_message = self._inline_append
-            rows = self.inline.run([(set_count, count), (insert_message, values)])
-            if rows is not None and rows[1] is not None:
-                return int(rows[1][0])
         async with self.engine.begin() as conn:
             await conn.execute(_SET_COUNT, count)
             return int((await conn.execute(_INSERT_MESSAGE, values)).scalar_one())

@@ -17,7 +17,9 @@ itself, so callers see one answer.
 
 from __future__ import annotations
 
+import bisect
 import logging
+import weakref
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -253,28 +255,72 @@ def to_wire_messages(
 
     ``server_tools`` sends earlier web searches (their raw blocks) back; without it (web search
     now off) they are left out rather than referring to a tool the request no longer has.
+
+    Each step of a chat resends its history plus a message or two, so the turns of the
+    history's settled part (every turn but the last, which the next message could still
+    extend) are kept from one call to the next, with the first message, and only the rest is
+    built. Blocks are shared, and so are the turns before the last: copy what you change.
     """
-    out: list[dict[str, Any]] = []
-    assistant_form = "anthropic" if server_tools else "anthropic-no-server-tools"
-    for message in messages:
+    msgs = list(messages)
+    if not msgs:
+        return []
+    form = "anthropic" if server_tools else "anthropic-no-server-tools"
+    memo = rendered(msgs[0], f"{form}/turns", lambda _: _Settled())
+    start, settled = memo.reuse(msgs)
+    tail: list[dict[str, Any]] = []
+    ends: list[int] = []  # after which message each tail turn ends
+    for i in range(start, len(msgs)):
+        message = msgs[i]
         if message.role == "assistant":
             role = "assistant"
             blocks = rendered(
-                message, assistant_form, lambda m: _assistant_blocks(m, server_tools=server_tools)
+                message, form, lambda m: _assistant_blocks(m, server_tools=server_tools)
             )
         else:
             role, blocks = "user", rendered(message, "anthropic", _user_blocks)
         if not blocks:
             continue
-        if out and out[-1]["role"] == role:
-            out[-1]["content"].extend(blocks)
+        if tail and tail[-1]["role"] == role:
+            tail[-1]["content"].extend(blocks)
+            ends[-1] = i + 1
         else:
-            out.append({"role": role, "content": list(blocks)})
-    for turn in out:
+            tail.append({"role": role, "content": list(blocks)})
+            ends.append(i + 1)
+    for turn in tail:
         if turn["role"] == "user":
             # The API wants tool_result blocks at the start of the user turn.
             turn["content"].sort(key=lambda b: b["type"] != "tool_result")
-    return out
+    memo.settle(msgs, tail[:-1], ends[:-1])
+    return settled + tail
+
+
+class _Settled:
+    """The settled turns of one conversation (see ``to_wire_messages``)."""
+
+    def __init__(self) -> None:
+        self.refs: list[weakref.ref[Message]] = []  # the messages the turns cover
+        self.turns: list[dict[str, Any]] = []
+        self.ends: list[int] = []  # after which message each turn ends
+
+    def reuse(self, msgs: list[Message]) -> tuple[int, list[dict[str, Any]]]:
+        """How many of ``msgs`` the kept turns still cover (the same messages, in order, at
+        the start), and those turns; the last message is always left to be built."""
+        limit = min(len(self.refs), len(msgs) - 1)
+        same = 0
+        while same < limit and self.refs[same]() is msgs[same]:
+            same += 1
+        keep = bisect.bisect_right(self.ends, same)
+        del self.turns[keep:], self.ends[keep:]
+        covered = self.ends[-1] if self.ends else 0
+        del self.refs[covered:]
+        return covered, list(self.turns)
+
+    def settle(self, msgs: list[Message], turns: list[dict[str, Any]], ends: list[int]) -> None:
+        if not turns:
+            return
+        self.refs += [weakref.ref(m) for m in msgs[len(self.refs) : ends[-1]]]
+        self.turns += turns
+        self.ends += ends
 
 
 def _user_blocks(message: Message) -> list[dict[str, Any]]:

@@ -428,6 +428,46 @@ def test_wire_messages_skip_empty_text_and_merge_roles() -> None:
     ]
 
 
+def _chat_history(n: int) -> list[Message]:
+    """A user prompt, then steps of (tool call, result), some with an empty answer and a
+    user follow-up merged into the results' turn."""
+    out = [Message(role="user", content=[TextBlock(text="start")])]
+    for i in range(n):
+        call = ToolCallBlock(id=f"c{i}", name="execute", input={"command": f"echo {i}"})
+        text = TextBlock(text="" if i % 4 == 3 else f"step {i}")
+        out.append(Message(role="assistant", content=[text, call]))
+        out.append(
+            Message(role="tool", content=[ToolResultBlock(tool_call_id=f"c{i}", content=str(i))])
+        )
+        if i % 5 == 4:
+            out.append(Message(role="user", content=[TextBlock(text=f"also {i}")]))
+    return out
+
+
+def _fresh(messages: list[Message]) -> list[Message]:
+    return [m.model_copy(deep=True) for m in messages]
+
+
+def test_wire_messages_are_the_same_when_built_step_by_step() -> None:
+    history = _chat_history(30)
+    for n in range(1, len(history) + 1):
+        got = to_wire_messages(history[:n])
+        assert got == to_wire_messages(_fresh(history[:n])), n
+        last = got[-1]["content"]  # the last turn's list is the caller's own, not its blocks
+        last[-1] = {**last[-1], "tampered": True}
+        got[-1]["content"].append({"type": "text", "text": "extra"})
+    # Going back (a retried step, a compaction's cut) and on again, and a changed last message
+    assert to_wire_messages(history[:7]) == to_wire_messages(_fresh(history[:7]))
+    changed = [*history[:9], Message(role="user", content=[TextBlock(text="other")])]
+    assert to_wire_messages(changed) == to_wire_messages(_fresh(changed))
+    assert to_wire_messages(history) == to_wire_messages(_fresh(history))
+    params = build_params(
+        ModelRequest(model="m", messages=history), prompt_caching=True
+    )  # marks its own copy of the newest block only
+    assert to_wire_messages(history) == to_wire_messages(_fresh(history))
+    assert "cache_control" in params["messages"][-1]["content"][-1]
+
+
 def test_images_and_unavailable_images() -> None:
     png = (
         "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9aw"
