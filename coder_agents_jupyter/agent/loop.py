@@ -152,14 +152,15 @@ class ChatRun:
         self._writing: asyncio.Task[None] | None = None
         self._recording: asyncio.Task[None] | None = None
         self._recorder: RecordChange | None = None
+        self._offered: tuple[tuple[Any, ...], list[Tool]] | None = None
 
     def publish(self, event: Any) -> None:
         self.rt.bus.publish(self.chat_id, event)
 
     def save(self, role: str, content: list[dict[str, Any]], **fields: Any) -> MessageRow:
-        """Record a message: in the history at once, in the database in order (at once on
-        SQLite when it can, else in a task behind the next wait). A crash loses at most the
-        last milliseconds of writes, which recovery treats like any crash (tool calls are
+        """Record a message: in the history at once, in the database in order: at once on
+        SQLite when it can, else in a task that runs at the next wait. A crash loses at most
+        the last milliseconds of writes, which recovery treats like any crash (tool calls are
         at-least-once)."""
         self._seq += 1
         row = MessageRow(
@@ -657,7 +658,17 @@ class ChatRun:
 
     def _tools(self) -> list[Tool]:
         """Workspace tools; platform tools for root chats with templates to use; plan tools in
-        plan mode; minus what the tool policy denies."""
+        plan mode; minus what the tool policy denies. Worked out again only when what it
+        depends on was replaced (a reloaded chat, new admin settings, a new turn)."""
+        key = (self._chat, self.rt.settings, self._ws_context)
+        memo = self._offered
+        if memo is not None and all(a is b for a, b in zip(memo[0], key, strict=True)):
+            return memo[1]
+        tools = self._work_out_tools()
+        self._offered = (key, tools)
+        return tools
+
+    def _work_out_tools(self) -> list[Tool]:
         tools = list(self.rt.tools) + tools_for_context(self._ws_context)
         chat = self._chat
         if chat is None:

@@ -15,7 +15,8 @@ import difflib
 import logging
 import mimetypes
 import posixpath
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -25,6 +26,8 @@ from ..workspaces.base import PartialWriteError, Workspace
 from .base import Tool, ToolContext, ToolResult, list_from_json
 from .textedit import EditError, apply_edit, number_lines, unified_diff
 
+_T = TypeVar("_T")
+
 MAX_READ_BYTES = 5 * 1024 * 1024  # whole-file reads (read_file without a range, edit_files)
 READ_CHUNK = 1024 * 1024
 MAX_SCAN_BYTES = 256 * 1024 * 1024  # how deep a ranged read_file may go into a huge file
@@ -32,6 +35,9 @@ MAX_LINE_CHARS = 2000
 SNIFF_BYTES = 8192
 MAX_DIR_ENTRIES = 200
 MAX_DIFF_SOURCE = 1024 * 1024  # larger files get no diff (difflib is slow on them)
+INLINE_TEXT_WORK = 64 * 1024
+"""Diffs and edits of texts up to this size run on the event loop (a few hundred
+microseconds at most): a thread hand-off would cost more than the work."""
 DIFF_LIMIT = 32 * 1024
 MAX_ATTACH_BYTES = 10 * 1024 * 1024
 
@@ -354,12 +360,24 @@ class WriteFile(Tool):
             text = f"Overwrote {path} ({len(data)} bytes; it had {st.size} bytes)."
             diff = ""
             if old is not None and len(data) <= MAX_DIFF_SOURCE:
-                diff = await asyncio.to_thread(
-                    unified_diff, old, args.content, _label(ws, path), limit=DIFF_LIMIT
+                diff = await _text_work(
+                    len(old) + len(args.content),
+                    unified_diff,
+                    old,
+                    args.content,
+                    _label(ws, path),
+                    limit=DIFF_LIMIT,
                 )
                 if not diff:
                     text += " The content did not change."
         return ToolResult(content=text + unrecorded, display={"path": path, "diff": diff})
+
+
+async def _text_work(size: int, work: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+    """``work(*args, **kwargs)``, in a thread when its texts are large (``INLINE_TEXT_WORK``)."""
+    if size <= INLINE_TEXT_WORK:
+        return work(*args, **kwargs)
+    return await asyncio.to_thread(work, *args, **kwargs)
 
 
 # ----- edit_files -----
@@ -435,9 +453,11 @@ class EditFiles(Tool):
             except ToolError as exc:
                 failures.append(f"{path}: {exc}")
                 continue
-            # In a thread: the closest-match search of a failed edit can take a while on a
-            # long file, and the server's event loop must keep serving meanwhile.
-            text, failure = await asyncio.to_thread(_apply_file_edits, path, original, edits, total)
+            # A long file's in a thread: the closest-match search of a failed edit can take a
+            # while, and the server's event loop must keep serving meanwhile.
+            text, failure = await _text_work(
+                len(original), _apply_file_edits, path, original, edits, total
+            )
             if failure is not None:
                 failures.append(failure)
             else:
@@ -459,8 +479,8 @@ class EditFiles(Tool):
             unrecorded = await _record(ctx, path, old.encode("utf-8"), files[path]) or unrecorded
         parts, shown = [], []
         for path, (old, new, count) in changed.items():
-            diff = await asyncio.to_thread(
-                unified_diff, old, new, _label(ws, path), limit=DIFF_LIMIT
+            diff = await _text_work(
+                len(old) + len(new), unified_diff, old, new, _label(ws, path), limit=DIFF_LIMIT
             )
             parts.append(f"{path}: {count} edit{'s' if count > 1 else ''} applied.\n{diff}")
             shown.append({"path": path, "diff": diff})

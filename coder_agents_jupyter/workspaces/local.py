@@ -262,6 +262,11 @@ class LocalWorkspace(Workspace):
 
     # ----- processes -----
 
+    async def _workdir(self, workdir: str | None) -> str:
+        # Checked by the start itself (a missing directory fails it): no thread hand-off
+        # for a stat before every command.
+        return self.resolve(workdir) if workdir else self._root
+
     async def start_process(
         self,
         command: str,
@@ -293,6 +298,8 @@ class LocalWorkspace(Workspace):
             )
         except OSError as exc:
             self._table.discard(record)
+            if exc.filename == cwd:  # the chdir into it failed
+                raise WorkspaceError(f"The working directory {cwd} does not exist.") from None
             raise WorkspaceError(f"Could not start the command: {exc.strerror or exc}.") from None
         record.pid = transport.get_pid()
         self._protocols[record.id] = protocol
