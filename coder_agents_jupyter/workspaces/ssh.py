@@ -58,7 +58,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-PIPELINE_BYTES = 64 * 1024  # a write this small is one SFTP request
 FIRST_READ = 64 * 1024
 _MISSING = (asyncssh.FX_NO_SUCH_FILE, asyncssh.FX_NO_SUCH_PATH)
 _PROBLEMS: dict[int, PathProblem] = {
@@ -84,6 +83,21 @@ def _file_stat(path: str, attrs: asyncssh.SFTPAttrs) -> FileStat:
 
 def _is_missing(exc: asyncssh.SFTPError) -> bool:
     return exc.code in _MISSING
+
+
+async def _read_direct(f: asyncssh.SFTPClientFile, size: int, offset: int) -> bytes:
+    """Up to ``size`` bytes at ``offset`` of ``f`` (opened with ``block_size=0``: one request
+    per read); fewer only at the end of the file. A server may answer a request with less
+    than asked without being at the end: the rest is asked for, as asyncssh's reader does."""
+    parts: list[bytes] = []
+    while size > 0:
+        data = await f.read(size, offset)
+        if not data:
+            break
+        parts.append(data)
+        size -= len(data)
+        offset += len(data)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _temp_name(path: str) -> str:
@@ -278,14 +292,19 @@ class SSHWorkspace(Workspace):
         resolved = self.resolve(path)
 
         async def op(sftp: asyncssh.SFTPClient) -> bytes:
+            # A read that fits in one request (most do: small files, asked for their size) is
+            # sent as one: asyncssh's parallel reader costs tasks even for a single block.
+            fits = max_bytes is not None and max_bytes <= sftp.limits.max_read_len
             try:
-                f = await sftp.open(resolved, "rb")
+                f = await sftp.open(resolved, "rb", block_size=0 if fits else -1)
             except asyncssh.SFTPError as exc:
                 raise await self._refine(sftp, exc, resolved, "read") from None
             try:
-                # Most reads are of small files: one modest request (asyncssh confirms a short
-                # read with a second one) beats asyncssh's parallel requests, whose extra
-                # requests past the end cost more than they save. Bigger files get them.
+                if fits and max_bytes is not None:
+                    return await _read_direct(f, max_bytes, offset)
+                # One modest request first (asyncssh confirms a short read with a second one)
+                # beats asyncssh's parallel requests, whose extra requests past the end of a
+                # small file cost more than they save. Bigger files get them.
                 first = FIRST_READ if max_bytes is None else min(max_bytes, FIRST_READ)
                 data = await f.read(first, offset) if first else b""
                 if len(data) == first and (max_bytes is None or max_bytes > first):
@@ -375,43 +394,48 @@ class SSHWorkspace(Workspace):
             done.append(target)
 
     async def _stage(self, sftp: asyncssh.SFTPClient, path: str, data: bytes) -> tuple[str, str]:
-        """Write ``data`` to a temporary file beside the real target of ``path``.
+        """Write ``data`` to a temporary file beside the real target of ``path``, closed.
 
         Round trips are what a remote write costs, so independent requests go out together:
         looking at the target with creating the temporary file, then the write, the chmod
-        that keeps an existing file's mode and the fsync. The server runs them in order.
+        that keeps an existing file's mode, the fsync and the close. The server runs them in
+        the order they are sent, which is their order here: data that fits in one request
+        is written with one (the file is opened with ``block_size=0``), sent as its task
+        starts. (asyncssh's parallel writer would send it from a task of its own, after the
+        fsync.) Larger data is several requests: all of them are done before the fsync.
         """
+        fits = len(data) <= sftp.limits.max_write_len
         try:
-            target, attrs, f, tmp = await self._open_beside(sftp, path)
+            target, attrs, f, tmp = await self._open_beside(sftp, path, 0 if fits else -1)
             try:
-                steps = [lambda: f.write(data)] if data else []
+                if data and not fits:
+                    await f.write(data)
+                requests: list[Awaitable[object]] = [f.write(data)] if data and fits else []
                 if attrs is not None:  # keep the mode exactly; new files get the umask's
-                    mode = stat_mod.S_IMODE(attrs.permissions or 0o644)
-                    steps.append(lambda: f.chmod(mode))
-                steps.append(lambda: self._fsync(f))
-                if len(data) <= PIPELINE_BYTES:
-                    results = await asyncio.gather(*(step() for step in steps))
-                else:  # a large write is several requests: fsync only after all of them
-                    results = [await step() for step in steps]
+                    requests.append(f.chmod(stat_mod.S_IMODE(attrs.permissions or 0o644)))
+                *done, synced, closed = await asyncio.gather(
+                    *requests, self._fsync(f), f.close(), return_exceptions=True
+                )
+                for result in (*done, synced):
+                    if isinstance(result, BaseException):
+                        raise result
+                # Once synced, nothing can be lost any more: a failing close changes nothing.
+                if isinstance(closed, BaseException) and synced is not True:
+                    raise closed
             except BaseException:
                 await asyncio.shield(self._discard_temp(sftp, f, tmp))
                 raise
-            if results[-1]:
-                # Synced: nothing can be lost any more, and renaming an open file is fine.
-                self._close_later(f)
-            else:
-                await f.close()
             return tmp, target
         except asyncssh.SFTPError as exc:
             raise await self._refine(sftp, exc, path, "write") from None
 
     async def _open_beside(
-        self, sftp: asyncssh.SFTPClient, path: str
+        self, sftp: asyncssh.SFTPClient, path: str, block_size: int
     ) -> tuple[str, asyncssh.SFTPAttrs | None, asyncssh.SFTPClientFile, str]:
         """(target, its attributes or None if new, open temporary file, its path)."""
         tmp = _temp_name(path)
         looked, opened = await asyncio.gather(
-            sftp.lstat(path), sftp.open(tmp, "xb"), return_exceptions=True
+            sftp.lstat(path), sftp.open(tmp, "xb", block_size=block_size), return_exceptions=True
         )
         f = opened if isinstance(opened, asyncssh.SFTPClientFile) else None
         try:
@@ -438,7 +462,7 @@ class SSHWorkspace(Workspace):
         if attrs is None:
             await self._makedirs(sftp, posixpath.dirname(target), path)
         tmp = _temp_name(target)
-        return target, attrs, await sftp.open(tmp, "xb"), tmp
+        return target, attrs, await sftp.open(tmp, "xb", block_size=block_size), tmp
 
     @staticmethod
     async def _discard_temp(
