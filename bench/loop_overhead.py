@@ -2,11 +2,18 @@
 
 Both sides run the same scripted 200-step session against the fake Anthropic vendor (in its
 own process): each step is one streamed model call through the official SDK, then one tool
-call in a local folder (a command, a file write or a file read, in turn). The control plane
-adds what makes it durable and observable: the store (one write per message), the event bus,
-tool validation and bounded results. The last line is the ratio of their wall times.
+call in a local folder (a command, a file write or a file read, in turn). Both send the same
+requests (the system prompt and tools the control plane offers, taken from it) and write
+files the same way (temp file, fsync, rename: what the tool and Jupyter's own saves do). The
+control plane adds what makes it durable and observable: the store (one write per message,
+a change-review record per file write), the event bus, tool validation, diffs and bounded
+results. Rounds alternate the sides; the machine's speed drifts, so each side's best round
+counts. The workspace folders are in memory (/dev/shm) unless ``--files`` says otherwise:
+both sides make the same 67 fsyncs, and a virtual disk's fsync latency (1-10 ms, varying
+from run to run) would otherwise drown what is measured. The database stays on disk. The
+last line is the ratio of their best wall times.
 
-    .venv/bin/python bench/loop_overhead.py [--steps 200] [--rounds 3]
+    .venv/bin/python bench/loop_overhead.py [--steps 200] [--rounds 7] [--files DIR]
 """
 
 from __future__ import annotations
@@ -209,7 +216,12 @@ async def direct(base_url: str, workdir: Path, steps: int, system: Any, tools: A
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=STEPS)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument(
+        "--files",
+        default="/dev/shm" if os.path.isdir("/dev/shm") else None,
+        help="where the workspace folders go (default: memory, see above)",
+    )
     args = parser.parse_args()
     gc.freeze()  # as the server does once it has started (extension.py)
     ctx = mp.get_context("spawn")
@@ -222,8 +234,11 @@ def main() -> None:
         system, tools = asyncio.run(offered(base_url, Path(tmp), Path(tmp, "offered.db")))
     try:
         for r in range(args.rounds):
-            with tempfile.TemporaryDirectory() as tmp:
-                work_a, work_b = Path(tmp, "a"), Path(tmp, "b")
+            with (
+                tempfile.TemporaryDirectory(dir=args.files) as files,
+                tempfile.TemporaryDirectory() as tmp,
+            ):
+                work_a, work_b = Path(files, "a"), Path(files, "b")
                 work_a.mkdir()
                 work_b.mkdir()
                 d = asyncio.run(direct(base_url, work_b, args.steps, system, tools))
