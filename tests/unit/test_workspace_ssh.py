@@ -10,12 +10,14 @@ import asyncio
 import contextlib
 import os
 import signal
+import stat
 import subprocess
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import asyncssh
 import pydantic
 import pytest
 import pytest_asyncio
@@ -153,6 +155,40 @@ async def test_home_workdir_and_missing_workdir(
     missing = open_ws(workspaces, sshd.target(workdir=str(tmp_path / "nope")))
     with pytest.raises(WorkspaceError, match=f"The workspace folder {tmp_path}/nope does not"):
         await missing.start_process("true")
+
+
+@pytest.mark.asyncio
+async def test_a_write_is_synced_after_its_data_and_renamed_after_that(
+    sshd: Sshd,
+    workspaces: list[SSHWorkspace],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The SFTP server runs a channel's requests in the order they were sent: the fsync must
+    be sent after every write of the temporary file, and the rename after its close."""
+    sent: list[Any] = []
+    make_request = asyncssh.sftp.SFTPClientHandler._make_request
+
+    async def record(self: Any, pkttype: Any, *args: bytes) -> object:
+        sent.append(pkttype)
+        return await make_request(self, pkttype, *args)
+
+    monkeypatch.setattr(asyncssh.sftp.SFTPClientHandler, "_make_request", record)
+    ws = open_ws(workspaces, sshd.target(workdir=str(tmp_path)))
+    await ws.connect()
+    (tmp_path / "old.txt").write_text("old\n")
+    os.chmod(tmp_path / "old.txt", 0o751)
+    fsync, write, close = b"fsync@openssh.com", asyncssh.sftp.FXP_WRITE, asyncssh.sftp.FXP_CLOSE
+    renames = (asyncssh.sftp.FXP_RENAME, b"posix-rename@openssh.com")
+    for name, data in [("new.txt", b"x" * 1000), ("old.txt", b"y" * 100), ("big", b"z" * 900_000)]:
+        sent.clear()
+        await ws.write_files_atomic({name: data})
+        assert (tmp_path / name).read_bytes() == data
+        rename = max(i for i, t in enumerate(sent) if t in renames)
+        synced = sent.index(fsync)
+        assert synced > max(i for i, t in enumerate(sent) if t == write), (name, sent)
+        assert synced < max(i for i, t in enumerate(sent[:rename]) if t == close) < rename
+    assert stat.S_IMODE(os.stat(tmp_path / "old.txt").st_mode) == 0o751
 
 
 @pytest.mark.asyncio
