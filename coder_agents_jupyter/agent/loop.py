@@ -177,8 +177,12 @@ class ChatRun:
             previous.done() and not previous.cancelled() and previous.exception() is None
         ):
             # Nothing in flight (nor a failure ``flush`` must raise): written here when the
-            # database allows it, without a task.
-            row.id = self.rt.store.append_now(row)
+            # database allows it, without a task. A failure is left to the task below, so it
+            # surfaces at ``flush`` like any failed write.
+            try:
+                row.id = self.rt.store.append_now(row)
+            except Exception:
+                row.id = None
             if row.id is not None:
                 self._writing = None
                 self.publish(MessageEndEvent(message=message_json(row)))
