@@ -74,6 +74,12 @@ _INSERT_MESSAGE = (
 )
 
 
+def _append_params(message: Message) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The parameters of ``_SET_COUNT`` and ``_INSERT_MESSAGE`` for ``message``."""
+    count = {"chat_id": message.chat_id, "seq": message.seq, "now": message.created_at}
+    return count, {c: getattr(message, c) for c in _MESSAGE_COLUMNS}
+
+
 OWNED = (S.RUNNING.value, S.REQUIRES_ACTION.value)
 """Statuses in which a worker owns the chat (and heartbeats it)."""
 
@@ -731,9 +737,8 @@ class Store:
         None when it must wait: then call ``append``."""
         if self.inline is None:
             return None
-        count = {"chat_id": message.chat_id, "seq": message.seq, "now": message.created_at}
-        values = {c: getattr(message, c) for c in _MESSAGE_COLUMNS}
         set_count, insert_message = self._inline_append
+        count, values = _append_params(message)
         rows = self.inline.run([(set_count, count), (insert_message, values)])
         return None if rows is None or rows[1] is None else int(rows[1][0])
 
@@ -744,8 +749,7 @@ class Store:
         done = self.append_now(message)
         if done is not None:
             return done
-        count = {"chat_id": message.chat_id, "seq": message.seq, "now": message.created_at}
-        values = {c: getattr(message, c) for c in _MESSAGE_COLUMNS}
+        count, values = _append_params(message)
         async with self.engine.begin() as conn:
             await conn.execute(_SET_COUNT, count)
             return int((await conn.execute(_INSERT_MESSAGE, values)).scalar_one())
