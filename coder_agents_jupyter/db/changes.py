@@ -257,8 +257,7 @@ class ChangeLog:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._postgres = engine.dialect.name == "postgresql"
-        self._inline = inline
-        self._inline_insert = inline.compile(_INSERT_CHANGE) if inline else None
+        self._inline = (inline, inline.compile(_INSERT_CHANGE)) if inline else None
 
     async def record(
         self,
@@ -292,8 +291,9 @@ class ChangeLog:
             "after_sha256": a.sha256,
             "created_at": utcnow(),
         }
-        if self._inline is not None and self._inline_insert is not None:
-            if self._inline.run([(self._inline_insert, values)]) is not None:
+        if self._inline is not None:
+            writer, insert_change = self._inline
+            if writer.run([(insert_change, values)]) is not None:
                 return
         async with self.engine.begin() as conn:
             if self._postgres:  # the tree's writers in line until this transaction ends

@@ -39,6 +39,7 @@ from .wire import (
     parse_arguments,
     rendered,
     result_text,
+    user_message,
 )
 
 log = logging.getLogger(__name__)
@@ -166,11 +167,7 @@ def _message_wire(message: Message) -> list[dict[str, Any]]:
             )
     parts = _user_parts(message)
     if parts:
-        # Plain strings where possible: some compatible servers only accept string content.
-        if all(p["type"] == "text" for p in parts):
-            out.append({"role": "user", "content": "\n\n".join(p["text"] for p in parts)})
-        else:
-            out.append({"role": "user", "content": parts})
+        out.append(user_message(parts, "text"))
     return out
 
 

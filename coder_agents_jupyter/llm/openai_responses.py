@@ -54,6 +54,7 @@ from .wire import (
     data_url,
     parse_arguments,
     result_text,
+    user_message,
 )
 
 log = logging.getLogger(__name__)
@@ -217,10 +218,7 @@ def to_wire_input(
         # as a user message, the form every Responses-compatible server accepts.
         parts = _user_parts(message)
         if parts:
-            if all(p["type"] == "input_text" for p in parts):
-                out.append({"role": "user", "content": "\n\n".join(p["text"] for p in parts)})
-            else:
-                out.append({"role": "user", "content": parts})
+            out.append(user_message(parts, "input_text"))
     return out
 
 

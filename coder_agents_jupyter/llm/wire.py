@@ -96,3 +96,11 @@ def data_url(block: ImageBlock) -> str | None:
     if not block.data:
         return None
     return f"data:{block.media_type or guess_media_type(block.data)};base64,{block.data}"
+
+
+def user_message(parts: list[dict[str, Any]], text_type: str) -> dict[str, Any]:
+    """An OpenAI-style user message: a plain string when every part is text (some compatible
+    servers accept nothing else), else the parts."""
+    if all(p["type"] == text_type for p in parts):
+        return {"role": "user", "content": "\n\n".join(p["text"] for p in parts)}
+    return {"role": "user", "content": parts}

@@ -889,10 +889,15 @@ function effortLabel(level: Effort, __: (s: string) => string): string {
   }
 }
 
-/** A 16 px icon in the text colour (inline: the composer's tests load no icon registry). */
-function SvgIcon(props: { children: React.ReactNode }): JSX.Element {
+/** An icon in the text colour, 16 px unless told (inline: the composer's tests load no icon
+ * registry). */
+function SvgIcon(props: {
+  children: React.ReactNode;
+  size?: number;
+}): JSX.Element {
+  const size = props.size ?? 16;
   return (
-    <svg viewBox="0 0 24 24" width="16" height="16" aria-hidden="true">
+    <svg viewBox="0 0 24 24" width={size} height={size} aria-hidden="true">
       {props.children}
     </svg>
   );
@@ -922,13 +927,11 @@ const StopIcon = (): JSX.Element => (
   </SvgIcon>
 );
 
-function CloseIcon(): JSX.Element {
-  return (
-    <svg viewBox="0 0 24 24" width="14" height="14" aria-hidden="true">
-      <path
-        fill="currentColor"
-        d="M19 6.41L17.59 5 12 10.59 6.41 5 5 6.41 10.59 12 5 17.59 6.41 19 12 13.41 17.59 19 19 17.59 13.41 12z"
-      />
-    </svg>
-  );
-}
+const CloseIcon = (): JSX.Element => (
+  <SvgIcon size={14}>
+    <path
+      fill="currentColor"
+      d="M19 6.41L17.59 5 12 10.59 6.41 5 5 6.41 10.59 12 5 17.59 6.41 19 12 13.41 17.59 19 19 17.59 13.41 12z"
+    />
+  </SvgIcon>
+);
