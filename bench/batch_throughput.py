@@ -26,7 +26,7 @@ from coder_agents_jupyter.testing.jupyter import JupyterProcess
 
 
 def serve(port_out: Any) -> None:
-    fake = FakeLLM()
+    fake = FakeLLM(keep_requests=10)
     fake.script("default", lambda body: reply(text("Done: the answer is 42.")))
     fake.start()
     port_out.put(fake.base_url)

@@ -67,7 +67,7 @@ def scripted_step(request: dict[str, Any]) -> Any:
 def serve(steps: int, port_out: Any) -> None:
     global STEPS
     STEPS = steps
-    fake = FakeLLM()
+    fake = FakeLLM(keep_requests=10)
     fake.script("default", scripted_step)
     fake.start()
     port_out.put(fake.base_url)

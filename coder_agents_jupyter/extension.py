@@ -190,7 +190,7 @@ class CoderAgents(ExtensionApp):
         if self._demo_llm is None:
             from .testing.fake_provider import DEMO_SCRIPT, FakeLLM
 
-            self._demo_llm = FakeLLM()
+            self._demo_llm = FakeLLM(keep_requests=100)
             self._demo_llm.script("default", [DEMO_SCRIPT])
             self._demo_llm.start()
         base = self._demo_llm.openai_base_url

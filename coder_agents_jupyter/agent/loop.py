@@ -58,6 +58,7 @@ from ..llm.types import (
     ToolCallBlock,
     ToolCallStarted,
     ToolResultBlock,
+    ToolSpec,
     Usage,
 )
 from ..settings import ModelSettings
@@ -116,6 +117,11 @@ _ROW_DEFAULTS: dict[str, Any] = {
 }
 
 
+def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    """The same objects, one by one (memo keys: identity, not equality)."""
+    return all(x is y for x, y in zip(a, b, strict=True))
+
+
 def _blocks(message: Message) -> list[dict[str, Any]]:
     return [b.model_dump(exclude_none=True) for b in message.content]
 
@@ -153,6 +159,8 @@ class ChatRun:
         self._recording: asyncio.Task[None] | None = None
         self._recorder: RecordChange | None = None
         self._offered: tuple[tuple[Any, ...], list[Tool]] | None = None
+        self._preambled: tuple[tuple[Any, ...], int, tuple[str, list[ToolSpec]]] | None = None
+        self._messages: tuple[list[MessageRow], list[Message]] | None = None
 
     def publish(self, event: Any) -> None:
         self.rt.bus.publish(self.chat_id, event)
@@ -162,7 +170,22 @@ class ChatRun:
         SQLite when it can, else in a task that runs at the next wait. A crash loses at most
         the last milliseconds of writes, which recovery treats like any crash (tool calls are
         at-least-once)."""
+        return self._save(role, content, None, fields)
+
+    def save_message(self, message: Message, **fields: Any) -> MessageRow:
+        """``save`` of a message already validated: the model gets it as it is."""
+        return self._save(message.role, _blocks(message), message, fields)
+
+    def _save(
+        self,
+        role: str,
+        content: list[dict[str, Any]],
+        message: Message | None,
+        fields: dict[str, Any],
+    ) -> MessageRow:
         self._seq += 1
+        if message is not None:
+            self._converted[self._seq] = message
         row = MessageRow(
             chat_id=self.chat_id,
             seq=self._seq,
@@ -313,56 +336,77 @@ class ChatRun:
         calls = [b for b in last.content if b.get("type") == "tool_call"]
         if calls:
             results = [
-                ToolResultBlock(
-                    tool_call_id=c["id"], content=INTERRUPTED_BY_RESTART, is_error=True
-                ).model_dump(exclude_none=True)
+                ToolResultBlock(tool_call_id=c["id"], content=INTERRUPTED_BY_RESTART, is_error=True)
                 for c in calls
             ]
-            self.save("tool", results)
+            self.save_message(Message(role="tool", content=results))
 
     # ----- one model call -----
 
     async def _request(
         self, model: ModelSettings, extra: list[Message] | None = None, *, with_tools: bool = True
     ) -> ModelRequest:
-        workspace_root = self.rt.root_dir
-        plan = (
-            prompts.plan_block(plan_path(self.chat_id))
-            if self._chat and self._chat.plan_mode
-            else ""
+        if with_tools:
+            await self._workspace_context()
+            system, specs = self._preamble()
+        else:
+            system, specs = self._system([], with_context=False), []
+        # Built from parts already validated (the messages once each): not re-validated at
+        # every step.
+        return ModelRequest.model_construct(
+            model=model.vendor_model,
+            system=system,
+            messages=await self._model_messages() + (extra or []),
+            tools=specs,
+            max_output_tokens=model.max_output_tokens,
+            temperature=model.temperature,
+            reasoning_effort=model.effort(self._chat.reasoning_effort if self._chat else None),
+            web_search=model.web_search,
         )
-        context = (await self._workspace_context()).prompt_block() if with_tools else ""
-        tools = self._tools() if with_tools else []
-        if self._chat is not None and self._chat.parent_id is not None:
-            context = "\n\n".join(
-                filter(None, [prompts.subagent_block(self._chat.agent_type), context])
-            )
-        system = "\n\n".join(
+
+    def _preamble(self) -> tuple[str, list[ToolSpec]]:
+        """The system prompt and tool specs of a step, worked out again only when what they
+        depend on was replaced (like ``_tools``) or the day changed."""
+        key = (self._chat, self.rt.settings, self._ws_context)
+        day = prompts.today()
+        memo = self._preambled
+        if memo is not None and memo[1] == day and _same(memo[0], key):
+            return memo[2]
+        tools = self._tools()
+        value = self._system(tools, with_context=True), [t.spec() for t in tools]
+        self._preambled = (key, day, value)
+        return value
+
+    def _system(self, tools: list[Tool], *, with_context: bool) -> str:
+        context = self._ws_context.prompt_block() if with_context and self._ws_context else ""
+        chat = self._chat
+        if chat is not None and chat.parent_id is not None:
+            context = "\n\n".join(filter(None, [prompts.subagent_block(chat.agent_type), context]))
+        plan = prompts.plan_block(plan_path(self.chat_id)) if chat and chat.plan_mode else ""
+        return "\n\n".join(
             filter(
                 None,
                 [
                     self.rt.settings.system_prompt,
-                    prompts.runtime_block(workspace_root),
+                    prompts.runtime_block(self.rt.root_dir),
                     context,
                     self._kernel_prompt(tools),
                     plan,
                 ],
             )
         )
-        converted = self._converted
-        messages = [converted.get(m.seq) or await self._to_model(m) for m in self.history]
-        # Built from parts already validated (the messages once each): not re-validated at
-        # every step.
-        return ModelRequest.model_construct(
-            model=model.vendor_model,
-            system=system,
-            messages=messages + (extra or []),
-            tools=[t.spec() for t in tools],
-            max_output_tokens=model.max_output_tokens,
-            temperature=model.temperature,
-            reasoning_effort=model.effort(self._chat.reasoning_effort if self._chat else None),
-            web_search=model.web_search,
-        )
+
+    async def _model_messages(self) -> list[Message]:
+        """The history as model messages. The history only grows between compactions (which
+        replace the list), so the converted prefix is kept and only new rows are added."""
+        history = self.history
+        memo = self._messages
+        if memo is None or memo[0] is not history:
+            memo = self._messages = (history, [])
+        done = memo[1]
+        for row in history[len(done) :]:
+            done.append(await self._to_model(row))
+        return list(done)
 
     async def _to_model(self, row: MessageRow) -> Message:
         msg = self._converted.get(row.seq)
@@ -446,7 +490,7 @@ class ChatRun:
         if not reply.content:
             reply.content = [TextBlock(text="")]
         usage = self._usage(done.usage, model)
-        self.save("assistant", _blocks(reply), usage=usage, model=model.id)
+        self.save_message(reply, usage=usage, model=model.id)
         self.publish(
             UsageEvent(
                 usage=usage,
@@ -527,7 +571,7 @@ class ChatRun:
                 self._client_tools(client_calls, client, ctx.result_budget),
             )
         results, self.step = self.step.results, _Step()
-        self.save("tool", self._result_blocks(calls, results, ""))
+        self.save_message(self._results_message(calls, results, ""))
         return await self._hand_over(calls, results)
 
     def _root_only(self, call: ToolCallBlock) -> str | None:
@@ -647,18 +691,18 @@ class ChatRun:
             )
 
     @staticmethod
-    def _result_blocks(
+    def _results_message(
         calls: list[ToolCallBlock], results: dict[str, ToolResult], missing: str
-    ) -> list[dict[str, Any]]:
-        out = []
+    ) -> Message:
+        blocks = []
         for call in calls:
             r = results.get(call.id) or ToolResult(content=missing, is_error=True)
-            out.append(
+            blocks.append(
                 ToolResultBlock(
                     tool_call_id=call.id, content=r.content, is_error=r.is_error, display=r.display
-                ).model_dump(exclude_none=True)
+                )
             )
-        return out
+        return Message(role="tool", content=blocks)
 
     def _tools(self) -> list[Tool]:
         """Workspace tools; platform tools for root chats with templates to use; plan tools in
@@ -666,7 +710,7 @@ class ChatRun:
         depends on was replaced (a reloaded chat, new admin settings, a new turn)."""
         key = (self._chat, self.rt.settings, self._ws_context)
         memo = self._offered
-        if memo is not None and all(a is b for a, b in zip(memo[0], key, strict=True)):
+        if memo is not None and _same(memo[0], key):
             return memo[1]
         tools = self._work_out_tools()
         self._offered = (key, tools)
@@ -740,7 +784,7 @@ class ChatRun:
         """Persist what a stopped or failed step had: partial text, finished tool results."""
         step, self.step = self.step, _Step()
         if step.calls:
-            self.save("tool", self._result_blocks(step.calls, step.results, missing))
+            self.save_message(self._results_message(step.calls, step.results, missing))
         elif step.streaming and not step.summary and (step.text or step.reasoning):
             content: list[dict[str, Any]] = []
             if step.reasoning:

@@ -3,7 +3,9 @@ are its default and the runtime blocks appended to it."""
 
 from __future__ import annotations
 
+import functools
 import platform
+import time
 from datetime import UTC, datetime
 
 DEFAULT_SYSTEM_PROMPT = """\
@@ -35,9 +37,19 @@ SUMMARY_PREFIX = (
 )
 
 
+def today() -> int:
+    """Days since the epoch (UTC): what ``runtime_block`` changes with."""
+    return int(time.time() // 86400)
+
+
 def runtime_block(workspace_root: str | None) -> str:
     """Facts the model needs every turn: where it works and when."""
-    lines = [f"Today is {datetime.now(UTC):%Y-%m-%d}."]
+    return _runtime_block(workspace_root, today())
+
+
+@functools.lru_cache(maxsize=256)
+def _runtime_block(workspace_root: str | None, day: int) -> str:
+    lines = [f"Today is {datetime.fromtimestamp(day * 86400, UTC):%Y-%m-%d}."]
     if workspace_root:
         lines.append(
             f"Your workspace is the folder {workspace_root} on a {platform.system()} host; "

@@ -265,7 +265,11 @@ class RecordedRequest:
 
 
 class FakeLLM:
-    """Scripted fake vendor. Thread-safe; ``start()`` returns the base URL."""
+    """Scripted fake vendor. Thread-safe; ``start()`` returns the base URL.
+
+    Every request is recorded for tests to inspect (``requests``); a long-running server (the
+    demo, a benchmark) bounds that record with ``keep_requests`` (the newest ones are kept).
+    """
 
     def __init__(
         self,
@@ -274,6 +278,7 @@ class FakeLLM:
         port: int = 0,
         api_key: str | None = None,
         chunk_delay: float = 0.0,
+        keep_requests: int | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -286,7 +291,7 @@ class FakeLLM:
         self._conversation_ids: dict[tuple[str, str], int] = {}
         self._conversations: dict[int, tuple[str, str]] = {}
         self._replays: deque[RawReply] = deque()
-        self._requests: list[RecordedRequest] = []
+        self._requests: deque[RecordedRequest] = deque(maxlen=keep_requests)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None

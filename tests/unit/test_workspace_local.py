@@ -16,7 +16,7 @@ import pytest
 
 from coder_agents_jupyter.errors import WorkspaceError
 from coder_agents_jupyter.workspaces.base import Workspace
-from coder_agents_jupyter.workspaces.local import LocalWorkspace
+from coder_agents_jupyter.workspaces.local import LocalWorkspace, on_local_filesystem
 from coder_agents_jupyter.workspaces.processes import (
     HEAD_BYTES,
     TAIL_BYTES,
@@ -80,16 +80,65 @@ async def test_stat_read_and_list(ws: Workspace, tmp_path: Path) -> None:
     assert await ws.read_bytes("f.txt") == b"0123456789"
     assert await ws.read_bytes("f.txt", 4) == b"0123"
     assert await ws.read_bytes("f.txt", 4, offset=8) == b"89"
-    with pytest.raises(WorkspaceError, match="does not exist"):
-        await ws.read_bytes("missing")
-    with pytest.raises(WorkspaceError, match="is a directory"):
-        await ws.read_bytes("d")
+    for limit in (None, 4):
+        with pytest.raises(WorkspaceError, match="does not exist"):
+            await ws.read_bytes("missing", limit)
+        with pytest.raises(WorkspaceError, match="is a directory"):
+            await ws.read_bytes("d", limit)
 
     entries = await ws.list_dir(".")
     assert [(e.name, e.is_dir, e.size) for e in entries] == [
         ("d", True, None),
         ("f.txt", False, 10),
     ]
+
+
+def test_local_filesystems_are_told_apart(tmp_path: Path) -> None:
+    assert on_local_filesystem(str(tmp_path))
+    assert not on_local_filesystem("/proc")  # not a disk
+    assert not on_local_filesystem("/")  # other filesystems are mounted below it
+    assert not on_local_filesystem(str(tmp_path / "missing"))
+
+
+@pytest.mark.asyncio
+async def test_stat_and_small_reads_run_in_place_inside_a_local_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "f.txt").write_bytes(b"0123456789")
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.txt"
+    outside.write_bytes(b"x")
+    handed_off: list[str] = []
+    real_to_thread = asyncio.to_thread
+
+    async def to_thread(fn: Callable[..., object], *args: object) -> object:
+        handed_off.append(fn.__name__)
+        return await real_to_thread(fn, *args)
+
+    monkeypatch.setattr("coder_agents_jupyter.workspaces.local.asyncio.to_thread", to_thread)
+    ws = LocalWorkspace(tmp_path)
+    assert (await ws.stat("f.txt")).size == 10  # type: ignore[union-attr]
+    assert await ws.read_bytes("f.txt", 4, offset=2) == b"2345"
+    assert handed_off == []
+    assert await ws.read_bytes("f.txt") == b"0123456789"  # size unknown: a thread
+    assert await ws.stat(str(outside)) is not None  # outside the folder: a thread
+    assert handed_off == ["_read", "_stat"]
+    outside.unlink()
+
+
+@pytest.mark.asyncio
+async def test_a_small_read_of_a_fifo_does_not_block_the_loop(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe")
+    ws = LocalWorkspace(tmp_path)
+    read = asyncio.create_task(ws.read_bytes("pipe", 16))
+    await asyncio.sleep(0.05)  # the loop runs while the read waits for a writer
+    assert not read.done()
+
+    def write() -> None:
+        with open(tmp_path / "pipe", "wb") as f:
+            f.write(b"hi")
+
+    await asyncio.to_thread(write)
+    assert await asyncio.wait_for(read, 5) == b"hi"
 
 
 @pytest.mark.asyncio
