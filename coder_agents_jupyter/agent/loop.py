@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..db.models import Chat, message_json, utcnow
+from ..db.models import Chat, utcnow
 from ..db.models import Message as MessageRow
 from ..db.states import ChatStatus
 from ..errors import ProviderError
@@ -32,7 +32,6 @@ from ..events import (
     ApprovalEvent,
     ClientToolEvent,
     ErrorEvent,
-    MessageEndEvent,
     MessageStartEvent,
     NoticeEvent,
     PlanEvent,
@@ -45,6 +44,7 @@ from ..events import (
     ToolResultEvent,
     UsageEvent,
 )
+from ..llm.http import after_request_sent
 from ..llm.retry import RetryingProvider, RetryNotice, StreamInterrupted
 from ..llm.types import (
     ImageBlock,
@@ -64,7 +64,6 @@ from ..llm.types import (
 from ..settings import ModelSettings
 from ..tools.agent_tools import agent_tools
 from ..tools.base import (
-    RecordChange,
     Tool,
     ToolContext,
     ToolResult,
@@ -84,10 +83,10 @@ from ..tools.skill_tools import (
 )
 from ..workspaces.base import Workspace
 from . import policy, prompts
-from .changes import change_recorder
 from .platform import ChatPlatform
 from .runtime import Runtime
 from .subagents import ChatAgents
+from .writer import ChatWriter
 
 PLATFORM_TOOLS = platform_tools()
 PLATFORM_TOOL_NAMES = frozenset(t.name for t in PLATFORM_TOOLS)
@@ -108,6 +107,7 @@ INTERRUPTED_BY_RESTART = (
 INTERRUPTED_BY_USER = "Interrupted: the user stopped the agent before this tool call finished."
 
 StopReason = Literal["user", "shutdown"]
+When = Literal["now", "behind"]
 
 _ROW_DEFAULTS: dict[str, Any] = {
     "usage": None,
@@ -155,9 +155,7 @@ class ChatRun:
         self._ws_context: WorkspaceContext | None = None
         self._converted: dict[int, Message] = {}  # by seq: rows never change, convert once
         self._seq = 0
-        self._writing: asyncio.Task[None] | None = None
-        self._recording: asyncio.Task[None] | None = None
-        self._recorder: RecordChange | None = None
+        self.writer = ChatWriter(rt, chat_id, self.publish, self._get_workspace)
         self._offered: tuple[tuple[Any, ...], list[Tool]] | None = None
         self._preambled: tuple[tuple[Any, ...], int, tuple[str, list[ToolSpec]]] | None = None
         self._messages: tuple[list[MessageRow], list[Message]] | None = None
@@ -165,22 +163,23 @@ class ChatRun:
     def publish(self, event: Any) -> None:
         self.rt.bus.publish(self.chat_id, event)
 
-    def save(self, role: str, content: list[dict[str, Any]], **fields: Any) -> MessageRow:
-        """Record a message: in the history at once, in the database in order: at once on
-        SQLite when it can, else in a task that runs at the next wait. A crash loses at most
-        the last milliseconds of writes, which recovery treats like any crash (tool calls are
-        at-least-once)."""
-        return self._save(role, content, None, fields)
+    def save(
+        self, role: str, content: list[dict[str, Any]], *, when: When = "now", **fields: Any
+    ) -> MessageRow:
+        """Record a message: in the history at once, in the database in order, ``when`` the
+        writer is told (``ChatWriter``: now, or behind the next model call)."""
+        return self._save(role, content, None, when, fields)
 
-    def save_message(self, message: Message, **fields: Any) -> MessageRow:
+    def save_message(self, message: Message, *, when: When = "now", **fields: Any) -> MessageRow:
         """``save`` of a message already validated: the model gets it as it is."""
-        return self._save(message.role, _blocks(message), message, fields)
+        return self._save(message.role, _blocks(message), message, when, fields)
 
     def _save(
         self,
         role: str,
         content: list[dict[str, Any]],
         message: Message | None,
+        when: When,
         fields: dict[str, Any],
     ) -> MessageRow:
         self._seq += 1
@@ -195,63 +194,16 @@ class ChatRun:
             **{**_ROW_DEFAULTS, **fields},
         )
         self.history.append(row)
-        previous = self._writing
-        if previous is None or (
-            previous.done() and not previous.cancelled() and previous.exception() is None
-        ):
-            # Nothing in flight (nor a failure ``flush`` must raise): written here when the
-            # database allows it, without a task. A failure is left to the task below, so it
-            # surfaces at ``flush`` like any failed write.
-            try:
-                row.id = self.rt.store.append_now(row)
-            except Exception:
-                row.id = None
-            if row.id is not None:
-                self._writing = None
-                self.publish(MessageEndEvent(message=message_json(row)))
-                return row
-        self._writing = asyncio.create_task(self._write(row, previous))
+        getattr(self.writer, when)(row)
         return row
 
-    async def _write(self, row: MessageRow, previous: asyncio.Task[None] | None) -> None:
-        if previous is not None:
-            await previous
-        row.id = await self.rt.store.append(row)
-        self.publish(MessageEndEvent(message=message_json(row)))
-
     async def flush(self) -> None:
-        """Wait until every saved message (and recorded file change) is in the database;
-        raises what a message write raised."""
-        if self._recording is not None:
-            await asyncio.gather(self._recording, return_exceptions=True)
-        if self._writing is not None:
-            await asyncio.shield(self._writing)
+        await self.writer.flush()
 
     async def _record_change(
         self, path: str, before: bytes | int | None, after: bytes | None
     ) -> None:
-        """Log a file write for change review, behind the next network wait like messages,
-        and in the order the writes happened (the diff takes a file's first *before*)."""
-        if self._recorder is None:
-            self._recorder = change_recorder(self.rt, self.chat_id, self._get_workspace)
-        self._recording = asyncio.create_task(
-            self._record(self._recorder, path, before, after, self._recording)
-        )
-
-    async def _record(
-        self,
-        recorder: RecordChange,
-        path: str,
-        before: bytes | int | None,
-        after: bytes | None,
-        previous: asyncio.Task[None] | None,
-    ) -> None:
-        if previous is not None:
-            await asyncio.gather(previous, return_exceptions=True)
-        try:
-            await recorder(path, before, after)
-        except Exception as exc:
-            log.error("chat %s: the change of %s was not recorded: %s", self.chat_id, path, exc)
+        self.writer.change(path, before, after)
 
     # ----- the turn -----
 
@@ -437,7 +389,9 @@ class ChatRun:
         first = 1
         while True:
             try:
-                return await self._stream_once(provider, request, summary, first)
+                # The last step is written down while the vendor works on this one.
+                with after_request_sent(self.writer.release):
+                    return await self._stream_once(provider, request, summary, first)
             except StreamInterrupted as exc:
                 self.step = _Step()  # the partial answer is discarded, never saved
                 first = await provider.wait_to_restart(exc)
@@ -490,7 +444,8 @@ class ChatRun:
         if not reply.content:
             reply.content = [TextBlock(text="")]
         usage = self._usage(done.usage, model)
-        self.save_message(reply, usage=usage, model=model.id)
+        # With its tool results, while the model works on the next call.
+        self.save_message(reply, when="behind", usage=usage, model=model.id)
         self.publish(
             UsageEvent(
                 usage=usage,
@@ -571,7 +526,8 @@ class ChatRun:
                 self._client_tools(client_calls, client, ctx.result_budget),
             )
         results, self.step = self.step.results, _Step()
-        self.save_message(self._results_message(calls, results, ""))
+        # Written while the model works on the next call.
+        self.save_message(self._results_message(calls, results, ""), when="behind")
         return await self._hand_over(calls, results)
 
     def _root_only(self, call: ToolCallBlock) -> str | None:
@@ -762,7 +718,7 @@ class ChatRun:
     async def _workspace_changed(self) -> None:
         self._workspace = None
         self._ws_context = None
-        self._recorder = None
+        self.writer.workspace_changed()
 
     async def _workspace_context(self) -> WorkspaceContext:
         """AGENTS.md and the skills index of the chat's workspace, read once per turn."""

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ..errors import BadRequest, Conflict, NotFound
 from ..events import ChildEvent, EventBus, MessageEndEvent, QueueEvent, StatusEvent
-from .inline import InlineWriter
+from .inline import DriverStatement, InlineWriter
 from .models import Attachment, Chat, Message, QueuedMessage, Workspace, message_json, utcnow
 from .states import ACTIVE, ChatStatus, allowed_from
 
@@ -732,15 +732,22 @@ class Store:
                 )
             ).scalar_one_or_none()
 
-    def append_now(self, message: Message) -> int | None:
-        """``append`` done at once, on SQLite when nobody else is writing (see ``inline``);
-        None when it must wait: then call ``append``."""
-        if self.inline is None:
+    def append_now(self, *messages: Message) -> list[int] | None:
+        """``append`` of ``messages`` (one chat's, in order) in one transaction, done at once
+        on SQLite when nobody else is writing (see ``inline``); their ids, or None when it
+        must wait: then call ``append`` for each."""
+        if self.inline is None or not messages:
             return None
         set_count, insert_message = self._inline_append
-        count, values = _append_params(message)
-        rows = self.inline.run([(set_count, count), (insert_message, values)])
-        return None if rows is None or rows[1] is None else int(rows[1][0])
+        steps: list[tuple[DriverStatement, dict[str, Any]]] = []
+        for message in messages:
+            count, values = _append_params(message)
+            steps.append((insert_message, values))
+        steps.append((set_count, count))
+        rows = self.inline.run(steps)
+        if rows is None:
+            return None
+        return [int(r[0]) for r in rows[:-1]]  # type: ignore[index]
 
     async def append(self, message: Message) -> int:
         """Insert a message the worker built (its ``seq`` allocated by the running turn, which
@@ -748,7 +755,7 @@ class Store:
         on the path of every agent step."""
         done = self.append_now(message)
         if done is not None:
-            return done
+            return done[0]
         count, values = _append_params(message)
         async with self.engine.begin() as conn:
             await conn.execute(_SET_COUNT, count)

@@ -28,6 +28,7 @@ import anthropic
 
 from ..errors import ProviderError
 from .errors import map_provider_errors
+from .http import anthropic_http_client
 from .types import (
     ImageBlock,
     Message,
@@ -170,6 +171,7 @@ class AnthropicProvider(AnthropicMessagesProvider):
             default_headers=headers,
             max_retries=max_retries,
             timeout=timeout,
+            http_client=anthropic_http_client(),
         )
         super().__init__(name, client, secrets=(api_key,), prompt_caching=prompt_caching)
 

@@ -20,6 +20,7 @@ import anthropic
 
 from ..errors import ProviderError
 from .anthropic import AnthropicMessagesProvider
+from .http import anthropic_http_client
 from .types import ModelRequest, StreamEvent
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class BedrockProvider(AnthropicMessagesProvider):
                 default_headers=headers,
                 max_retries=max_retries,
                 timeout=timeout,
+                http_client=anthropic_http_client(),
             )
         except ValueError as exc:  # no region anywhere (argument, AWS_REGION, profile)
             raise ProviderError(

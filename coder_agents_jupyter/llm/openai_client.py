@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 import openai
 
+from .http import openai_http_client
+
 _V1_PATH = "/openai/v1"
 
 
@@ -74,6 +76,7 @@ def make_openai_client(
             default_headers=headers,
             max_retries=max_retries,
             timeout=timeout,
+            http_client=openai_http_client(),
         )
     if azure.is_v1:
         return openai.AsyncOpenAI(
@@ -82,6 +85,7 @@ def make_openai_client(
             default_headers=headers,
             max_retries=max_retries,
             timeout=timeout,
+            http_client=openai_http_client(),
         )
     return openai.AsyncAzureOpenAI(
         api_key=api_key,
@@ -91,4 +95,5 @@ def make_openai_client(
         default_headers=headers,
         max_retries=max_retries,
         timeout=timeout,
+        http_client=openai_http_client(),
     )
