@@ -186,7 +186,8 @@ class _Channel:
     next_seq: int
     buffer: deque[ChatEvent] = field(default_factory=lambda: deque(maxlen=REPLAY_EVENTS))
     subscribers: set[asyncio.Queue[ChatEvent]] = field(default_factory=set)
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    changed: asyncio.Event | None = None
+    """Set by the next event; made only when someone waits for it (``wait_for_change``)."""
 
 
 class EventBus:
@@ -208,8 +209,9 @@ class EventBus:
         event.seq = ch.next_seq
         event.chat_id = chat_id
         ch.buffer.append(event)
-        ch.changed.set()
-        ch.changed = asyncio.Event()
+        if ch.changed is not None:
+            ch.changed.set()
+            ch.changed = None
         for q in list(ch.subscribers):
             if q.qsize() >= SUBSCRIBER_BACKLOG:  # a reader that stopped reading: cut it loose
                 ch.subscribers.discard(q)
@@ -241,8 +243,11 @@ class EventBus:
     async def wait_for_change(self, chat_id: str, timeout: float) -> None:
         """Until the next event of this chat, or ``timeout`` (callers re-check the database:
         another process may have made the change)."""
+        ch = self._channel(chat_id)
+        if ch.changed is None:
+            ch.changed = asyncio.Event()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._channel(chat_id).changed.wait(), timeout)
+            await asyncio.wait_for(ch.changed.wait(), timeout)
 
     def wake_worker(self) -> None:
         self.work_available.set()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import functools
 import itertools
 import signal as signals
@@ -220,10 +221,9 @@ class ProcessRecord:
         """Wait up to ``timeout`` seconds for the process to exit (0 = don't wait)."""
         if timeout <= 0 or not self.running:
             return
-        try:
-            await asyncio.wait_for(self._exited.wait(), timeout)
-        except TimeoutError:
-            pass
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):  # no task per wait, unlike wait_for on 3.11
+                await self._exited.wait()
 
     def info(self) -> ProcessInfo:
         end = self._ended_mono if self._ended_mono is not None else time.monotonic()
