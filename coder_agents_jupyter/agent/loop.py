@@ -409,22 +409,24 @@ class ChatRun:
         self.step = _Step(streaming=True, summary=summary)
         self.publish(MessageStartEvent(role="assistant"))
         reasoning_started: float | None = None
-        async for event in provider.stream(request, first_attempt=first):
-            if isinstance(event, TextDelta):
-                self.step.text += event.text
-                self.publish(TextDeltaEvent(text=event.text))
-            elif isinstance(event, ReasoningDelta):
-                reasoning_started = reasoning_started or time.monotonic()
-                self.step.reasoning += event.text
-                self.publish(ReasoningDeltaEvent(text=event.text))
-            elif isinstance(event, ToolCallStarted):
-                self.publish(ToolCallEvent(id=event.id, name=event.name, state="started"))
-            elif isinstance(event, StreamDone):
-                self.step.streaming = False
-                for block in event.message.content:
-                    if isinstance(block, ReasoningBlock) and reasoning_started:
-                        block.duration_ms = int((time.monotonic() - reasoning_started) * 1000)
-                return event
+        # Closed here once the answer is in, not left to the garbage collector's finalizer.
+        async with contextlib.aclosing(provider.stream(request, first_attempt=first)) as events:
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    self.step.text += event.text
+                    self.publish(TextDeltaEvent(text=event.text))
+                elif isinstance(event, ReasoningDelta):
+                    reasoning_started = reasoning_started or time.monotonic()
+                    self.step.reasoning += event.text
+                    self.publish(ReasoningDeltaEvent(text=event.text))
+                elif isinstance(event, ToolCallStarted):
+                    self.publish(ToolCallEvent(id=event.id, name=event.name, state="started"))
+                elif isinstance(event, StreamDone):
+                    self.step.streaming = False
+                    for block in event.message.content:
+                        if isinstance(block, ReasoningBlock) and reasoning_started:
+                            block.duration_ms = int((time.monotonic() - reasoning_started) * 1000)
+                    return event
         raise ProviderError(
             "the stream ended without a final message",
             provider=provider.name,

@@ -1,11 +1,12 @@
 """A workspace that is a folder on the Jupyter server's own machine.
 
 File operations run in worker threads so a large read, an fsync or a hung network mount never
-stalls the server's event loop. A thread hand-off costs about a tenth of a millisecond, more
+stalls the server's event loop. A thread hand-off costs a tenth of a millisecond or more, more
 than the work when that is a stat or a small read from a local disk's page cache, so those two
 run in place when the file is inside the workspace folder and that folder is on a local
-filesystem (``LOCAL_FILESYSTEMS``, with no other mount below it). A symlink in the folder that
-points to a network mount is the case this cannot see.
+filesystem (``LOCAL_FILESYSTEMS``, with no other mount below it); so do small writes when it is
+a memory filesystem, where nothing waits for a disk. A symlink in the folder that points to
+another filesystem is the case this cannot see.
 
 Commands run as ``/bin/sh -c`` in their own session (so ``terminate``/``kill`` reach
 everything a command started) with stdin on /dev/null and an environment stripped of the
@@ -47,23 +48,24 @@ from .processes import (
 
 __all__ = ["OUTPUT_GRACE_S", "LocalWorkspace"]
 
-LOCAL_FILESYSTEMS = frozenset(
-    {
-        "btrfs",
-        "ext2",
-        "ext3",
-        "ext4",
-        "f2fs",
-        "overlay",
-        "ramfs",
-        "tmpfs",
-        "xfs",
-        "zfs",
-    }
-)
+MEMORY_FILESYSTEMS = frozenset({"ramfs", "tmpfs"})
+"""Filesystem types where no file operation waits for a disk: small writes, fsync included,
+run in place too."""
+LOCAL_FILESYSTEMS = MEMORY_FILESYSTEMS | {
+    "btrfs",
+    "ext2",
+    "ext3",
+    "ext4",
+    "f2fs",
+    "overlay",
+    "xfs",
+    "zfs",
+}
 """Filesystem types whose stat and small reads are served from memory or a local disk."""
 INLINE_READ_BYTES = 64 * 1024
 """The largest read done in place (see above)."""
+INLINE_WRITE_BYTES = 256 * 1024
+"""The most bytes one write puts in place on a memory filesystem."""
 
 
 @functools.lru_cache(maxsize=1)
@@ -84,19 +86,19 @@ def _mounts() -> tuple[tuple[str, str, str], ...]:
     return tuple(mounts)
 
 
-def on_local_filesystem(folder: str) -> bool:
-    """Whether ``folder`` (absolute) is on a ``LOCAL_FILESYSTEMS`` mount with no other mount
-    below it."""
+def filesystem_type(folder: str) -> str | None:
+    """The type of the filesystem ``folder`` (absolute) is on; None when unknown or when
+    another filesystem is mounted below it (then its files are not all of that type)."""
     try:
         dev = os.stat(folder).st_dev
     except OSError:
-        return False
+        return None
     device = f"{os.major(dev)}:{os.minor(dev)}"
     mounts = _mounts()
     below = folder.rstrip("/") + "/"
-    return any(d == device and t in LOCAL_FILESYSTEMS for d, _, t in mounts) and not any(
-        p.startswith(below) for _, p, _ in mounts
-    )
+    if any(p.startswith(below) for _, p, _ in mounts):
+        return None
+    return next((t for d, _, t in mounts if d == device), None)
 
 
 def _os_error(exc: OSError, path: str, action: str) -> WorkspaceError:
@@ -181,7 +183,9 @@ class LocalWorkspace(Workspace):
             raise WorkspaceError(f"The workspace folder {path} does not exist.")
         self._root = path
         self._inside = path.rstrip("/") + "/"
-        self._in_place = on_local_filesystem(path)
+        kind = filesystem_type(path)
+        self._in_place = kind in LOCAL_FILESYSTEMS
+        self._writes_in_place = kind in MEMORY_FILESYSTEMS
         self._env_remove = tuple(env_remove)
         self._env_extra = dict(env_extra or {})
         self._table = ProcessTable()
@@ -286,23 +290,36 @@ class LocalWorkspace(Workspace):
 
     async def write_files_atomic(self, files: Mapping[str, bytes]) -> None:
         resolved = {self.resolve(p): data for p, data in files.items()}
-        await asyncio.to_thread(self._write_atomic, resolved)
+        if (
+            self._writes_in_place
+            and sum(len(d) for d in resolved.values()) <= INLINE_WRITE_BYTES
+            and all(self._here(p) for p in resolved)
+        ):
+            self._write_atomic(resolved)
+        else:
+            await asyncio.to_thread(self._write_atomic, resolved)
 
     @staticmethod
     def _write_atomic(files: Mapping[str, bytes]) -> None:
         staged: list[tuple[str, str]] = []  # (temporary, target)
         try:
             for path, data in files.items():
-                target = os.path.realpath(path)  # write through symlinks, keep the link
-                if os.path.isdir(target):
-                    raise WorkspaceError(f"Cannot write {path}: it is a directory.")
+                # Through a symlink to its file, keeping the link (a linked directory on the
+                # way needs nothing: the kernel follows it).
+                target = os.path.realpath(path) if os.path.islink(path) else path
                 parent = os.path.dirname(target)
                 try:
-                    os.makedirs(parent, exist_ok=True)
                     try:
-                        mode = stat_mod.S_IMODE(os.stat(target).st_mode)
-                    except FileNotFoundError:
+                        st: os.stat_result | None = os.stat(target)
+                    except (FileNotFoundError, NotADirectoryError):
+                        st = None
+                    if st is None:
+                        os.makedirs(parent, exist_ok=True)
                         mode = 0o666 & ~_current_umask()
+                    elif stat_mod.S_ISDIR(st.st_mode):
+                        raise WorkspaceError(f"Cannot write {path}: it is a directory.")
+                    else:
+                        mode = stat_mod.S_IMODE(st.st_mode)
                     fd, tmp = tempfile.mkstemp(
                         prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=parent
                     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,7 +17,12 @@ import pytest
 
 from coder_agents_jupyter.errors import WorkspaceError
 from coder_agents_jupyter.workspaces.base import Workspace
-from coder_agents_jupyter.workspaces.local import LocalWorkspace, on_local_filesystem
+from coder_agents_jupyter.workspaces.local import (
+    INLINE_WRITE_BYTES,
+    LOCAL_FILESYSTEMS,
+    LocalWorkspace,
+    filesystem_type,
+)
 from coder_agents_jupyter.workspaces.processes import (
     HEAD_BYTES,
     TAIL_BYTES,
@@ -93,11 +99,12 @@ async def test_stat_read_and_list(ws: Workspace, tmp_path: Path) -> None:
     ]
 
 
-def test_local_filesystems_are_told_apart(tmp_path: Path) -> None:
-    assert on_local_filesystem(str(tmp_path))
-    assert not on_local_filesystem("/proc")  # not a disk
-    assert not on_local_filesystem("/")  # other filesystems are mounted below it
-    assert not on_local_filesystem(str(tmp_path / "missing"))
+def test_filesystem_types_are_read_from_the_mount_table(tmp_path: Path) -> None:
+    assert filesystem_type(str(tmp_path)) in LOCAL_FILESYSTEMS
+    assert filesystem_type("/proc") == "proc"
+    assert filesystem_type("/dev/shm") == "tmpfs"
+    assert filesystem_type("/") is None  # other filesystems are mounted below it
+    assert filesystem_type(str(tmp_path / "missing")) is None
 
 
 @pytest.mark.asyncio
@@ -123,6 +130,48 @@ async def test_stat_and_small_reads_run_in_place_inside_a_local_folder(
     assert await ws.stat(str(outside)) is not None  # outside the folder: a thread
     assert handed_off == ["_read", "_stat"]
     outside.unlink()
+
+
+@pytest.mark.asyncio
+async def test_small_writes_to_a_memory_filesystem_run_in_place_and_behave_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    handed_off: list[str] = []
+    real_to_thread = asyncio.to_thread
+
+    async def to_thread(fn: Callable[..., object], *args: object) -> object:
+        handed_off.append(fn.__name__)
+        return await real_to_thread(fn, *args)
+
+    monkeypatch.setattr("coder_agents_jupyter.workspaces.local.asyncio.to_thread", to_thread)
+    with tempfile.TemporaryDirectory(dir="/dev/shm") as folder:
+        root = Path(folder)
+        ws = LocalWorkspace(root)
+        (root / "run.sh").write_text("old")
+        os.chmod(root / "run.sh", 0o751)
+        (root / "real.txt").write_text("a")
+        (root / "link.txt").symlink_to("real.txt")
+        (root / "adir").mkdir()
+
+        await ws.write_files_atomic({"run.sh": b"new", "deep/new.txt": b"hello"})
+        await ws.write_files_atomic({"link.txt": b"b"})
+        with pytest.raises(WorkspaceError, match="is a directory"):
+            await ws.write_files_atomic({"run.sh": b"changed", "adir": b"x"})
+        assert handed_off == []
+
+        assert (root / "run.sh").read_bytes() == b"new"
+        assert stat.S_IMODE((root / "run.sh").stat().st_mode) == 0o751
+        assert (root / "deep" / "new.txt").read_bytes() == b"hello"
+        assert (root / "link.txt").is_symlink() and (root / "real.txt").read_text() == "b"
+        assert sorted(p.name for p in root.iterdir()) == [
+            "adir",
+            "deep",
+            "link.txt",
+            "real.txt",
+            "run.sh",
+        ]  # no temporary file left
+        await ws.write_files_atomic({"big.bin": bytes(INLINE_WRITE_BYTES + 1)})
+        assert handed_off == ["_write_atomic"]  # a large write still goes to a thread
 
 
 @pytest.mark.asyncio
