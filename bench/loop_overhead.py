@@ -5,15 +5,23 @@ own process): each step is one streamed model call through the official SDK, the
 call in a local folder (a command, a file write or a file read, in turn). Both send the same
 requests (the system prompt and tools the control plane offers, taken from it) and write
 files the same way (temp file, fsync, rename: what the tool and Jupyter's own saves do). The
-control plane adds what makes it durable and observable: the store (one write per message,
-a change-review record per file write), the event bus, tool validation, diffs and bounded
-results. Rounds alternate the sides; the machine's speed drifts, so each side's best round
-counts. The workspace folders are in memory (/dev/shm) unless ``--files`` says otherwise:
-both sides make the same 67 fsyncs, and a virtual disk's fsync latency (1-10 ms, varying
-from run to run) would otherwise drown what is measured. The database stays on disk. The
-last line is the ratio of their best wall times.
+control plane adds what makes it durable and observable: the store (each step's messages in
+one transaction, written while the vendor works on the next call; a change-review record per
+file write), the event bus, tool validation, diffs and bounded results.
 
-    .venv/bin/python bench/loop_overhead.py [--steps 200] [--rounds 7] [--files DIR]
+Rounds alternate the sides, each round one run of each, back to back. This machine's speed
+drifts by up to twice from minute to minute, so the ratio is the median of the rounds' ratios:
+each compares two runs made at nearly the same speed (the best run of each side is printed
+too, but a lucky round of one side pairs badly with an ordinary one of the other). The fake
+vendor keeps only its last few requests (a growing history would slow it down round by round).
+
+The workspace folders are in memory (/dev/shm) unless ``--files`` says otherwise: both sides
+make the same 67 fsyncs, and a virtual disk's fsync latency (1-10 ms, varying from run to run)
+would otherwise drown what is measured. (On a memory filesystem the control plane writes small
+files in place; in a folder on a disk it hands each write to a thread, so that an fsync never
+stalls the server.) The database stays on disk. The last line is the median ratio.
+
+    .venv/bin/python bench/loop_overhead.py [--steps 200] [--rounds 9] [--files DIR]
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import gc
 import json
 import multiprocessing as mp
 import os
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -216,7 +225,7 @@ async def direct(base_url: str, workdir: Path, steps: int, system: Any, tools: A
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=STEPS)
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument(
         "--files",
         default="/dev/shm" if os.path.isdir("/dev/shm") else None,
@@ -230,6 +239,7 @@ def main() -> None:
     server.start()
     base_url = port_out.get(timeout=30)
     best_cp = best_direct = float("inf")
+    ratios: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         system, tools = asyncio.run(offered(base_url, Path(tmp), Path(tmp, "offered.db")))
     try:
@@ -244,14 +254,19 @@ def main() -> None:
                 d = asyncio.run(direct(base_url, work_b, args.steps, system, tools))
                 c = asyncio.run(control_plane(base_url, work_a, Path(tmp, "bench.db"), args.steps))
             best_cp, best_direct = min(best_cp, c), min(best_direct, d)
-            print(f"round {r + 1}: control plane {c:.2f}s, direct {d:.2f}s ({args.steps} steps)")
+            ratios.append(c / d)
+            print(
+                f"round {r + 1}: control plane {c:.2f}s, direct {d:.2f}s ({args.steps} steps): "
+                f"{c / d:.2f}"
+            )
     finally:
         server.terminate()
     print(
         f"best: control plane {best_cp:.2f}s ({best_cp / args.steps * 1000:.1f} ms/step), "
         f"direct {best_direct:.2f}s ({best_direct / args.steps * 1000:.1f} ms/step)"
     )
-    print(f"ratio: {best_cp / best_direct:.2f}")
+    print(f"rounds' ratios: {min(ratios):.2f} to {max(ratios):.2f}")
+    print(f"ratio: {statistics.median(ratios):.2f}")
 
 
 if __name__ == "__main__":
