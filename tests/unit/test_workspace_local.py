@@ -107,21 +107,27 @@ def test_filesystem_types_are_read_from_the_mount_table(tmp_path: Path) -> None:
     assert filesystem_type(str(tmp_path / "missing")) is None
 
 
+@pytest.fixture
+def handed_off(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the functions a local workspace hands to a worker thread, in order."""
+    names: list[str] = []
+    real_to_thread = asyncio.to_thread
+
+    async def to_thread(fn: Callable[..., object], *args: object) -> object:
+        names.append(fn.__name__)
+        return await real_to_thread(fn, *args)
+
+    monkeypatch.setattr("coder_agents_jupyter.workspaces.local.asyncio.to_thread", to_thread)
+    return names
+
+
 @pytest.mark.asyncio
 async def test_stat_and_small_reads_run_in_place_inside_a_local_folder(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, handed_off: list[str]
 ) -> None:
     (tmp_path / "f.txt").write_bytes(b"0123456789")
     outside = tmp_path.parent / f"{tmp_path.name}-outside.txt"
     outside.write_bytes(b"x")
-    handed_off: list[str] = []
-    real_to_thread = asyncio.to_thread
-
-    async def to_thread(fn: Callable[..., object], *args: object) -> object:
-        handed_off.append(fn.__name__)
-        return await real_to_thread(fn, *args)
-
-    monkeypatch.setattr("coder_agents_jupyter.workspaces.local.asyncio.to_thread", to_thread)
     ws = LocalWorkspace(tmp_path)
     assert (await ws.stat("f.txt")).size == 10  # type: ignore[union-attr]
     assert await ws.read_bytes("f.txt", 4, offset=2) == b"2345"
@@ -134,16 +140,8 @@ async def test_stat_and_small_reads_run_in_place_inside_a_local_folder(
 
 @pytest.mark.asyncio
 async def test_small_writes_to_a_memory_filesystem_run_in_place_and_behave_the_same(
-    monkeypatch: pytest.MonkeyPatch,
+    handed_off: list[str],
 ) -> None:
-    handed_off: list[str] = []
-    real_to_thread = asyncio.to_thread
-
-    async def to_thread(fn: Callable[..., object], *args: object) -> object:
-        handed_off.append(fn.__name__)
-        return await real_to_thread(fn, *args)
-
-    monkeypatch.setattr("coder_agents_jupyter.workspaces.local.asyncio.to_thread", to_thread)
     with tempfile.TemporaryDirectory(dir="/dev/shm") as folder:
         root = Path(folder)
         ws = LocalWorkspace(root)
