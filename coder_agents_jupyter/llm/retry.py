@@ -246,29 +246,35 @@ class RetryingProvider:
         finished = False
         events = self.inner.stream(request)
         try:
-            while True:
-                # A fresh timeout around each ``__anext__`` only: time the caller spends between
-                # events (saving, publishing) must not count, nor be cancelled by it.
-                timer = asyncio.timeout(self.policy.silence_timeout)
+            async with asyncio.timeout(None) as timer:
+                # Only the waits for the next event count: time the caller spends between
+                # events (saving, publishing) must not, nor be cancelled by it.
+                watch = _SilenceWatch(timer, self.policy.silence_timeout)
                 try:
-                    async with timer:
-                        event = await anext(events)
-                except StopAsyncIteration:
-                    break
-                except TimeoutError:
-                    if not timer.expired():
-                        raise
-                    raise self._silence_error() from None
-                except ProviderError:
-                    raise
-                except Exception as exc:
-                    # A provider that lets a transport or decode error through unmapped.
-                    mapped = to_provider_error(exc, self.name)
-                    if mapped is None:
-                        raise
-                    raise mapped from None
-                finished = isinstance(event, StreamDone)
-                yield event
+                    while True:
+                        watch.waiting()
+                        try:
+                            event = await anext(events)
+                        except StopAsyncIteration:
+                            break
+                        except ProviderError:
+                            raise
+                        except Exception as exc:
+                            # A provider that lets a transport or decode error through unmapped.
+                            mapped = to_provider_error(exc, self.name)
+                            if mapped is None:
+                                raise
+                            raise mapped from None
+                        finally:
+                            watch.done()
+                        finished = isinstance(event, StreamDone)
+                        yield event
+                finally:
+                    watch.close()
+        except TimeoutError:
+            if not timer.expired():
+                raise
+            raise self._silence_error() from None
         finally:
             # Ends the HTTP response now, also when the caller stops early or time ran out. A
             # failure to close must not hide the error that got us here.
@@ -335,6 +341,44 @@ class RetryingProvider:
                 # The retry matters more than its notice: a broken listener must not fail the call.
                 log.exception("%s: the retry listener failed", self.name)
         await self._sleep(delay)
+
+
+class _SilenceWatch:
+    """The silence limit of one attempt with one timer, not one per event (a stream has
+    hundreds): it fires at the earliest moment a wait could have lasted ``limit``, checks,
+    and either expires ``timeout`` (cancelling that wait) or sets itself again."""
+
+    def __init__(self, timeout: asyncio.Timeout, limit: float | None) -> None:
+        self._timeout = timeout
+        self._limit = limit
+        self._loop = asyncio.get_running_loop()
+        self._since: float | None = None  # when the current wait began
+        self._timer: asyncio.TimerHandle | None = None
+
+    def waiting(self) -> None:
+        if self._limit is None:
+            return
+        self._since = now = self._loop.time()
+        if self._timer is None:
+            self._timer = self._loop.call_at(now + self._limit, self._check)
+
+    def done(self) -> None:
+        self._since = None
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _check(self) -> None:
+        self._timer = None
+        if self._since is None or self._limit is None:
+            return  # set again by the next wait
+        due = self._since + self._limit
+        if self._loop.time() >= due:
+            self._timeout.reschedule(self._loop.time())
+        else:
+            self._timer = self._loop.call_at(due, self._check)
 
 
 def _gave_up(error: ProviderError, attempts: int) -> ProviderError:

@@ -490,6 +490,21 @@ async def test_silence_after_text_interrupts(fake_llm: FakeLLM, family: str) -> 
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("family", FAMILIES)
+async def test_a_slow_steady_stream_is_not_silence(fake_llm: FakeLLM, family: str) -> None:
+    # Every wait is shorter than the limit (at most three frames without an event, 0.15 s),
+    # all of them together much longer.
+    words = "one two three four five six seven eight nine ten".split()
+    fake_llm.script("default", [reply(*(text(w) for w in words), delay=0.05)])
+    async with retrying(fake_llm, family, silence_timeout=0.25) as h:
+        started = time.monotonic()
+        events = await collect(h.provider)
+        assert time.monotonic() - started > 0.5
+    assert answer_text(events) == "".join(words)
+    assert h.notices == []
+
+
+@pytest.mark.asyncio
 async def test_slow_consumers_do_not_count_as_silence(fake_llm: FakeLLM) -> None:
     fake_llm.script("default", [reply(text(LONG_TEXT))])
     async with retrying(fake_llm, "chat", silence_timeout=0.2) as h:
