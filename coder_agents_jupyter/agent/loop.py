@@ -163,15 +163,13 @@ class ChatRun:
     def publish(self, event: Any) -> None:
         self.rt.bus.publish(self.chat_id, event)
 
-    def save(
-        self, role: str, content: list[dict[str, Any]], *, when: When = "now", **fields: Any
-    ) -> MessageRow:
-        """Record a message: in the history at once, in the database in order, ``when`` the
-        writer is told (``ChatWriter``: now, or behind the next model call)."""
-        return self._save(role, content, None, when, fields)
+    def save(self, role: str, content: list[dict[str, Any]], **fields: Any) -> MessageRow:
+        """Record a message: in the history at once, in the database in order, now."""
+        return self._save(role, content, None, "now", fields)
 
     def save_message(self, message: Message, *, when: When = "now", **fields: Any) -> MessageRow:
-        """``save`` of a message already validated: the model gets it as it is."""
+        """``save`` of a message already validated (the model gets it as it is), written
+        ``when`` the writer is told (``ChatWriter``: now, or behind the next model call)."""
         return self._save(message.role, _blocks(message), message, when, fields)
 
     def _save(

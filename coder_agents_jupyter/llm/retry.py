@@ -33,6 +33,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import ProviderError
 from .base import Provider
@@ -245,34 +246,31 @@ class RetryingProvider:
         """The wrapped stream with a silence limit per event, every failure a ``ProviderError``."""
         finished = False
         events = self.inner.stream(request)
+        # Only the waits for the next event count: time the caller spends between events
+        # (saving, publishing) must not, nor be cancelled by it.
+        watch = _SilenceWatch(self.policy.silence_timeout)
         try:
-            async with asyncio.timeout(None) as timer:
-                # Only the waits for the next event count: time the caller spends between
-                # events (saving, publishing) must not, nor be cancelled by it.
-                watch = _SilenceWatch(timer, self.policy.silence_timeout)
-                try:
-                    while True:
-                        watch.waiting()
-                        try:
-                            event = await anext(events)
-                        except StopAsyncIteration:
-                            break
-                        except ProviderError:
+            async with watch:
+                while True:
+                    watch.waiting()
+                    try:
+                        event = await anext(events)
+                    except StopAsyncIteration:
+                        break
+                    except ProviderError:
+                        raise
+                    except Exception as exc:
+                        # A provider that lets a transport or decode error through unmapped.
+                        mapped = to_provider_error(exc, self.name)
+                        if mapped is None:
                             raise
-                        except Exception as exc:
-                            # A provider that lets a transport or decode error through unmapped.
-                            mapped = to_provider_error(exc, self.name)
-                            if mapped is None:
-                                raise
-                            raise mapped from None
-                        finally:
-                            watch.done()
-                        finished = isinstance(event, StreamDone)
-                        yield event
-                finally:
-                    watch.close()
+                        raise mapped from None
+                    finally:
+                        watch.done()
+                    finished = isinstance(event, StreamDone)
+                    yield event
         except TimeoutError:
-            if not timer.expired():
+            if not watch.expired():
                 raise
             raise self._silence_error() from None
         finally:
@@ -346,14 +344,28 @@ class RetryingProvider:
 class _SilenceWatch:
     """The silence limit of one attempt with one timer, not one per event (a stream has
     hundreds): it fires at the earliest moment a wait could have lasted ``limit``, checks,
-    and either expires ``timeout`` (cancelling that wait) or sets itself again."""
+    and either expires (cancelling that wait: the block raises ``TimeoutError``) or sets
+    itself again. Used as ``async with`` around the attempt."""
 
-    def __init__(self, timeout: asyncio.Timeout, limit: float | None) -> None:
-        self._timeout = timeout
+    def __init__(self, limit: float | None) -> None:
         self._limit = limit
-        self._loop = asyncio.get_running_loop()
+        self._timeout = asyncio.timeout(None)
         self._since: float | None = None  # when the current wait began
         self._timer: asyncio.TimerHandle | None = None
+
+    async def __aenter__(self) -> _SilenceWatch:
+        self._loop = asyncio.get_running_loop()
+        await self._timeout.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> bool | None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        return await self._timeout.__aexit__(*exc_info)
+
+    def expired(self) -> bool:
+        return self._timeout.expired()
 
     def waiting(self) -> None:
         if self._limit is None:
@@ -364,11 +376,6 @@ class _SilenceWatch:
 
     def done(self) -> None:
         self._since = None
-
-    def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
 
     def _check(self) -> None:
         self._timer = None

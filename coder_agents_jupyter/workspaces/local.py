@@ -71,7 +71,8 @@ INLINE_WRITE_BYTES = 256 * 1024
 @functools.lru_cache(maxsize=1)
 def _mounts() -> tuple[tuple[str, str, str], ...]:
     """(device "major:minor", mount point, filesystem type) of every mount, from Linux's
-    /proc/self/mountinfo; empty elsewhere."""
+    /proc/self/mountinfo (read once: a later mount is taken for its parent's filesystem);
+    empty elsewhere."""
     mounts = []
     try:
         with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as f:
